@@ -1,0 +1,63 @@
+"""The one exception tree of logferry.
+
+Third-party errors are translated at the boundary (``raise ... from exc``), so callers
+catch these and the CLI turns them into one clear line and an exit code::
+
+    LogferryError
+    ├── ConfigError            a setting is wrong (exit 2)
+    └── StackError             the local stack cannot start or stop
+        ├── JavaError          no Java, or one too old / too new
+        ├── PortInUseError     a port the stack needs is taken
+        ├── MavenError         Maven could not resolve the jars / zip
+        ├── DiskFullError      not enough free space
+        └── ServiceStartError  a service did not become healthy in time
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DiskFullError",
+    "JavaError",
+    "LogferryError",
+    "MavenError",
+    "PortInUseError",
+    "ServiceStartError",
+    "StackError",
+]
+
+
+class LogferryError(Exception):
+    """Base of every error logferry raises on purpose; its message is meant for the user."""
+
+    exit_code = 1
+
+
+class ConfigError(LogferryError):
+    """A configuration value is invalid; the message names the key."""
+
+    exit_code = 2
+
+
+class StackError(LogferryError):
+    """The local stack could not be brought up or down."""
+
+
+class JavaError(StackError):
+    """No suitable Java runtime was found."""
+
+
+class PortInUseError(StackError):
+    """A port the stack needs is already taken by another process."""
+
+
+class MavenError(StackError):
+    """Maven failed to resolve an artifact of the stack."""
+
+
+class DiskFullError(StackError):
+    """Too little free disk space to download or run a service."""
+
+
+class ServiceStartError(StackError):
+    """A service was started but did not become healthy."""
