@@ -1,0 +1,39 @@
+"""The `shipper` command line: it parses, builds a config object and calls the runtime."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from shipper import __version__
+from shipper.cli.stack import stack
+from shipper.errors import LogferryError
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="shipper")
+def cli() -> None:
+    """logferry: tail JSON logs, enrich them, ship them through Kafka into Elasticsearch."""
+
+
+cli.add_command(stack)
+
+
+def main() -> None:
+    """Console-script entry point: one clear line and an exit code for every logferry error."""
+    try:
+        cli(standalone_mode=False)
+    except LogferryError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

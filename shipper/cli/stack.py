@@ -1,0 +1,101 @@
+"""`shipper stack`: the local Kafka / Elasticsearch / Prometheus / Alertmanager."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from typing import Any
+
+import click
+from rich.table import Table
+
+from shipper import stack as local_stack
+from shipper.cli.options import model_from_options, model_options
+from shipper.cli.output import out_console, progress
+from shipper.stack.services import all_services
+
+__all__ = ["stack"]
+
+
+def _table(states: list[local_stack.ServiceState], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("service", "state", "listens on", "version", "pid", "healthy after"):
+        table.add_column(column, no_wrap=True)
+    for s in states:
+        colour = "green" if s.healthy else ("yellow" if s.state == "not installed" else "red")
+        table.add_row(
+            s.name,
+            f"[{colour}]{s.state}[/]",
+            s.url,
+            s.version or "-",
+            str(s.pid or "-"),
+            f"{s.seconds}s" if s.seconds is not None and s.state == "started" else "-",
+        )
+    return table
+
+
+@click.group()
+def stack() -> None:
+    """A local Kafka, Elasticsearch, Prometheus and Alertmanager, without Docker."""
+
+
+@stack.command()
+@model_options(local_stack.StackSettings, "LOGFERRY_STACK_")
+def up(**options: Any) -> None:
+    """Start every service that is not running and wait until all are healthy.
+
+    Kafka and Elasticsearch are resolved from Maven Central on first use (cached);
+    Prometheus and Alertmanager come from Debian's packages.
+    """
+    settings = model_from_options(local_stack.StackSettings, options)
+    started_at = time.monotonic()
+    states = local_stack.up(settings, progress)
+    out = out_console
+    if all(s.state in ("already running", "not installed") for s in states):
+        out.print("stack already up: nothing to do")
+    out.print(_table(states, f"logferry stack ({time.monotonic() - started_at:.1f}s)"))
+    for s in states:
+        if s.hint:
+            out.print(f"[yellow]{s.hint}[/]")
+
+
+@stack.command()
+@model_options(local_stack.StackSettings, "LOGFERRY_STACK_")
+def status(**options: Any) -> None:
+    """Show each service: running and healthy (with its version), unhealthy, or stopped.
+
+    Exits 1 when an installed service is not healthy.
+    """
+    settings = model_from_options(local_stack.StackSettings, options)
+    states = local_stack.status(settings)
+    out_console.print(_table(states, "logferry stack"))
+    if any(not s.healthy and s.state != "not installed" for s in states):
+        raise SystemExit(1)
+
+
+@stack.command()
+@click.option("--purge", is_flag=True, help="Also delete the services' data, configs and logs.")
+@model_options(local_stack.StackSettings, "LOGFERRY_STACK_")
+def down(purge: bool, **options: Any) -> None:
+    """Stop the processes `up` started (only those, by pid); keep their data unless --purge."""
+    settings = model_from_options(local_stack.StackSettings, options)
+    local_stack.down(settings, purge=purge, progress=progress)
+    out_console.print("stack down")
+
+
+@stack.command()
+@click.argument("service", type=click.Choice([cls.name for cls in local_stack.services.SERVICES]))
+@click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@model_options(local_stack.StackSettings, "LOGFERRY_STACK_")
+def logs(service: str, lines: int, follow: bool, **options: Any) -> None:
+    """Print the log of one service."""
+    settings = model_from_options(local_stack.StackSettings, options)
+    (chosen,) = (s for s in all_services(settings) if s.name == service)
+    if not chosen.log_file.exists():
+        raise click.ClickException(f"no log yet for {service} at {chosen.log_file}")
+    argv = ["tail", f"-n{lines}", *(["-F"] if follow else []), str(chosen.log_file)]
+    if follow:
+        os.execvp(argv[0], argv)
+    click.echo(subprocess.run(argv, capture_output=True, text=True).stdout, nl=False)

@@ -1,0 +1,132 @@
+"""Bring the local stack up, report on it, bring it down."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shipper.errors import ServiceStartError, StackError
+from shipper.stack.process import (
+    check_free_disk,
+    check_port_free,
+    running_pid,
+    start_process,
+    stop_process,
+    tail,
+)
+from shipper.stack.services import Service, all_services
+from shipper.stack.settings import StackSettings
+
+__all__ = ["ServiceState", "down", "status", "up"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ServiceState:
+    """What `up` / `status` know of one service."""
+
+    name: str
+    url: str
+    state: str
+    """``started``, ``already running``, ``running``, ``unhealthy``, ``stopped`` or ``not installed``."""
+    pid: int | None = None
+    version: str | None = None
+    seconds: float | None = None
+    """Time from start to healthy, for services `up` started."""
+    hint: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.version is not None
+
+
+def _fail(service: Service, why: str) -> ServiceStartError:
+    return ServiceStartError(
+        f"{service.name} {why}. Last lines of {service.log_file}:\n{tail(service.log_file)}"
+    )
+
+
+def up(settings: StackSettings, progress: Progress = lambda _: None) -> list[ServiceState]:
+    """Start every service that is not running and wait until all are healthy; idempotent."""
+    check_free_disk(settings.state_dir.resolve(), settings.min_free_disk_mb)
+    check_free_disk(settings.cache_dir, settings.min_free_disk_mb)
+    states: list[ServiceState] = []
+    starting: dict[str, tuple[Service, ServiceState, int, float]] = {}
+    for service in all_services(settings):
+        state = ServiceState(service.name, service.url, "not installed")
+        states.append(state)
+        missing = service.missing()
+        if missing:
+            state.hint = missing
+            progress(f"{service.name}: {missing}")
+            continue
+        pid = running_pid(service.pid_file, service.marker)
+        if pid is not None:
+            state.pid, state.state = pid, "already running"
+            starting[service.name] = (service, state, pid, time.monotonic())
+            continue
+        for port, setting in service.ports():
+            check_port_free(settings.host, port, service.name, setting)
+        progress(f"{service.name}: preparing")
+        argv, env = service.prepare()
+        state.pid = start_process(
+            argv, pid_file=service.pid_file, log_file=service.log_file, env=env
+        )
+        state.state = "started"
+        progress(f"{service.name}: started (pid {state.pid}), waiting until healthy")
+        starting[service.name] = (service, state, state.pid, time.monotonic())
+
+    deadline = time.monotonic() + settings.start_timeout_s
+    while starting:
+        for name, (service, state, pid, started_at) in list(starting.items()):
+            version = service.probe()
+            if version is not None:
+                state.version, state.seconds = version, round(time.monotonic() - started_at, 1)
+                progress(f"{name}: healthy ({version}) at {service.url}")
+                del starting[name]
+            elif running_pid(service.pid_file, service.marker) != pid:
+                raise _fail(service, "exited while starting")
+        if starting and time.monotonic() > deadline:
+            service = next(iter(starting.values()))[0]
+            raise _fail(service, f"did not become healthy within {settings.start_timeout_s:.0f}s")
+        if starting:
+            time.sleep(0.5)
+    return states
+
+
+def status(settings: StackSettings) -> list[ServiceState]:
+    """The state of every service: running and healthy (with version), unhealthy, or stopped."""
+    states = []
+    for service in all_services(settings):
+        state = ServiceState(service.name, service.url, "stopped")
+        missing = service.missing()
+        if missing:
+            state.state, state.hint = "not installed", missing
+        elif (pid := running_pid(service.pid_file, service.marker)) is not None:
+            state.pid = pid
+            state.version = service.probe()
+            state.state = "running" if state.version else "unhealthy"
+        states.append(state)
+    return states
+
+
+def down(
+    settings: StackSettings, *, purge: bool = False, progress: Progress = lambda _: None
+) -> None:
+    """Stop the processes `up` started (by pid file, nothing else); with *purge*, delete their data."""
+    for service in reversed(all_services(settings)):
+        pid = running_pid(service.pid_file, service.marker)
+        if pid is not None:
+            progress(f"{service.name}: stopping (pid {pid})")
+            if stop_process(pid):
+                progress(f"{service.name}: did not stop in time, killed")
+        service.pid_file.unlink(missing_ok=True)
+    if purge:
+        state_dir = settings.state_dir.resolve()
+        if state_dir == state_dir.parent or state_dir == settings.cache_dir.resolve():
+            raise StackError(f"refusing to purge {state_dir}")
+        shutil.rmtree(state_dir, ignore_errors=True)
+        progress(f"purged {state_dir}")

@@ -1,0 +1,374 @@
+"""The four services of the local stack: how to prepare, start and probe each one."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+import uuid
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from shipper.errors import ServiceStartError, StackError
+from shipper.stack.distributions import elasticsearch_home, kafka_libs
+from shipper.stack.java import find_java
+from shipper.stack.settings import StackSettings
+
+__all__ = [
+    "SERVICES",
+    "Alertmanager",
+    "Elasticsearch",
+    "Kafka",
+    "Prometheus",
+    "Service",
+    "all_services",
+]
+
+_PROBE_TIMEOUT_S = 3.0
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=_PROBE_TIMEOUT_S) as response:
+        return json.load(response)
+
+
+class Service(ABC):
+    """One process of the stack, identified by its pid file and a marker in its command line."""
+
+    name: str
+    install_hint: str | None = None
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.dir = settings.service_dir(self.name).resolve()
+
+    @property
+    def pid_file(self) -> Path:
+        return self.settings.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.settings.log_dir / f"{self.name}.log"
+
+    @property
+    def marker(self) -> str:
+        """A string only our process of this state dir has in its command line."""
+        return str(self.dir / "data")
+
+    def missing(self) -> str | None:
+        """Why this service cannot run here (with how to fix it), or None."""
+        return None
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """Where clients reach the service."""
+
+    @abstractmethod
+    def ports(self) -> list[tuple[int, str]]:
+        """(port, setting name) pairs the service binds."""
+
+    @abstractmethod
+    def prepare(self) -> tuple[list[str], dict[str, str]]:
+        """Write configs, fetch what is missing; return the argv and extra env to start it."""
+
+    @abstractmethod
+    def probe(self) -> str | None:
+        """The running version when the service answers healthy, else None."""
+
+
+class Kafka(Service):
+    """Apache Kafka in KRaft mode: one node that is both broker and controller."""
+
+    name = "kafka"
+
+    @property
+    def url(self) -> str:
+        return f"{self.settings.host}:{self.settings.kafka_port}"
+
+    def ports(self) -> list[tuple[int, str]]:
+        return [
+            (self.settings.kafka_port, "kafka_port"),
+            (self.settings.kafka_controller_port, "kafka_controller_port"),
+        ]
+
+    def server_properties(self) -> str:
+        """The broker's configuration: one node, replication factors of 1, fast group joins."""
+        s = self.settings
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
+                f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={self.dir / 'data'}",
+                "num.partitions=1",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=false",
+                "",
+            ]
+        )
+
+    def prepare(self) -> tuple[list[str], dict[str, str]]:
+        java = find_java("Kafka", 17)
+        libs = kafka_libs(
+            self.settings.cache_dir,
+            self.settings.kafka_version,
+            self.settings.elasticsearch_version,
+        )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        config = self.dir / "server.properties"
+        config.write_text(self.server_properties())
+        log4j = self.dir / "log4j2.properties"
+        log4j.write_text(
+            "rootLogger.level=INFO\nrootLogger.appenderRef.stdout.ref=STDOUT\n"
+            "appender.stdout.type=Console\nappender.stdout.name=STDOUT\n"
+            "appender.stdout.layout.type=PatternLayout\n"
+            "appender.stdout.layout.pattern=[%d] %p %m (%c)%n\n"
+            "logger.kafka.name=kafka\nlogger.kafka.level=INFO\n"
+            "logger.state.name=state.change.logger\nlogger.state.level=WARN\n"
+        )
+        classpath = f"{libs}/*"
+        if not (self.dir / "data" / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            result = subprocess.run(
+                [str(java.java), f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
+                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise ServiceStartError(
+                    f"kafka: formatting the storage failed: {result.stdout}{result.stderr}"
+                )
+        heap = self.settings.kafka_heap
+        argv = [
+            str(java.java), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={self.dir / 'logs'}",
+            "-cp", classpath, "kafka.Kafka", str(config),
+        ]  # fmt: skip
+        return argv, {}
+
+    @property
+    def marker(self) -> str:
+        return str(self.dir / "server.properties")
+
+    def probe(self) -> str | None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        # Before the port opens, aiokafka would log a connection error on every poll.
+        try:
+            socket.create_connection(
+                (self.settings.host, self.settings.kafka_port), _PROBE_TIMEOUT_S
+            ).close()
+        except OSError:
+            return None
+
+        async def describe() -> bool:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.url, request_timeout_ms=3000)
+            try:
+                await admin.start()
+                await admin.list_topics()
+                return True
+            except Exception:
+                return False
+            finally:
+                await admin.close()
+
+        return self.settings.kafka_version if asyncio.run(describe()) else None
+
+
+class Elasticsearch(Service):
+    """Elasticsearch's integ-test-zip: one node, security off, bound to the stack's host."""
+
+    name = "elasticsearch"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.elasticsearch_port}"
+
+    def ports(self) -> list[tuple[int, str]]:
+        return [
+            (self.settings.elasticsearch_port, "elasticsearch_port"),
+            (self.settings.elasticsearch_transport_port, "elasticsearch_transport_port"),
+        ]
+
+    def prepare(self) -> tuple[list[str], dict[str, str]]:
+        # 8.x runs on Java 17 to 24; the 9.x line needs 21+ and is not published as integ-test-zip.
+        java = find_java("Elasticsearch 8", 17, 24)
+        home = elasticsearch_home(
+            self.settings.cache_dir,
+            self.settings.kafka_version,
+            self.settings.elasticsearch_version,
+        )
+        conf = self.dir / "config"
+        if not conf.exists():
+            shutil.copytree(home / "config", conf)
+        (conf / "jvm.options.d").mkdir(exist_ok=True)
+        heap = self.settings.elasticsearch_heap
+        (conf / "jvm.options.d" / "logferry-heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
+        (conf / "elasticsearch.yml").write_text(
+            "cluster.name: logferry\n"
+            "node.name: logferry-1\n"
+            "discovery.type: single-node\n"
+            f"network.host: {self.settings.host}\n"
+            f"http.port: {self.settings.elasticsearch_port}\n"
+            f"transport.port: {self.settings.elasticsearch_transport_port}\n"
+            f"path.logs: {self.dir / 'logs'}\n"
+            "xpack.security.enabled: false\n"
+            # A laptop disk above 90% would otherwise turn every index read-only mid-test.
+            "cluster.routing.allocation.disk.threshold_enabled: false\n"
+            "action.destructive_requires_name: false\n"
+        )
+        tmp = self.dir / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env = {"ES_PATH_CONF": str(conf), "ES_JAVA_HOME": str(java.home), "ES_TMPDIR": str(tmp)}
+        env["ES_JAVA_OPTS"] = ""
+        # path.data on the command line doubles as the marker that tells our process apart.
+        argv = [str(home / "bin" / "elasticsearch"), "-E", f"path.data={self.dir / 'data'}"]
+        if os.geteuid() == 0:
+            # Elasticsearch refuses to run as root. A user namespace gives it another uid while
+            # the files it touches stay ours.
+            if shutil.which("unshare") is None:
+                raise StackError(
+                    "elasticsearch refuses to run as root and `unshare` is missing. "
+                    "Fix: apt-get install util-linux, or run `shipper stack up` as a normal user."
+                )
+            argv = ["unshare", "--user", "--map-user=1000", "--map-group=1000", *argv]
+        return argv, env
+
+    def probe(self) -> str | None:
+        try:
+            health = _get_json(f"{self.url}/_cluster/health")
+            if health.get("status") not in ("green", "yellow"):
+                return None
+            nodes = _get_json(f"{self.url}/_nodes/_local?filter_path=nodes.*.version")
+            return str(next(iter(nodes["nodes"].values()))["version"])
+        except (OSError, ValueError, KeyError, StopIteration):
+            return None
+
+
+def _debian_binary(*names: str) -> str | None:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+class Prometheus(Service):
+    """Prometheus from Debian's package, scraping the stack and logferry's own processes."""
+
+    name = "prometheus"
+    install_hint = "apt-get install prometheus"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.prometheus_port}"
+
+    def ports(self) -> list[tuple[int, str]]:
+        return [(self.settings.prometheus_port, "prometheus_port")]
+
+    def missing(self) -> str | None:
+        if _debian_binary("prometheus") is None:
+            return f"prometheus is not installed. Fix: {self.install_hint}"
+        return None
+
+    def config(self) -> str:
+        """Scrape config: Prometheus itself, the shipper (:9108) and the indexer (:9109)."""
+        s = self.settings
+        return (
+            "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n"
+            "alerting:\n  alertmanagers:\n"
+            f"    - static_configs:\n        - targets: ['{s.host}:{s.alertmanager_port}']\n"
+            "scrape_configs:\n"
+            f"  - job_name: prometheus\n    static_configs:\n      - targets: ['{s.host}:{s.prometheus_port}']\n"
+            f"  - job_name: shipper\n    static_configs:\n      - targets: ['{s.host}:9108']\n"
+            f"  - job_name: indexer\n    static_configs:\n      - targets: ['{s.host}:9109']\n"
+        )
+
+    def prepare(self) -> tuple[list[str], dict[str, str]]:
+        binary = _debian_binary("prometheus")
+        assert binary is not None  # checked by missing()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        config = self.dir / "prometheus.yml"
+        config.write_text(self.config())
+        argv = [
+            binary, f"--config.file={config}", f"--storage.tsdb.path={self.dir / 'data'}",
+            f"--web.listen-address={self.settings.host}:{self.settings.prometheus_port}",
+            "--web.enable-lifecycle",
+        ]  # fmt: skip
+        return argv, {}
+
+    def probe(self) -> str | None:
+        try:
+            urllib.request.urlopen(f"{self.url}/-/ready", timeout=_PROBE_TIMEOUT_S).close()
+            return str(_get_json(f"{self.url}/api/v1/status/buildinfo")["data"]["version"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+
+class Alertmanager(Service):
+    """Alertmanager from Debian's package, clustering off."""
+
+    name = "alertmanager"
+    install_hint = "apt-get install prometheus-alertmanager"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.alertmanager_port}"
+
+    def ports(self) -> list[tuple[int, str]]:
+        return [(self.settings.alertmanager_port, "alertmanager_port")]
+
+    def missing(self) -> str | None:
+        if _debian_binary("prometheus-alertmanager", "alertmanager") is None:
+            return f"alertmanager is not installed. Fix: {self.install_hint}"
+        return None
+
+    def prepare(self) -> tuple[list[str], dict[str, str]]:
+        binary = _debian_binary("prometheus-alertmanager", "alertmanager")
+        assert binary is not None  # checked by missing()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        config = self.dir / "alertmanager.yml"
+        if not config.exists():
+            config.write_text(
+                "route:\n  receiver: blackhole\n  group_by: [alertname]\n"
+                "receivers:\n  - name: blackhole\n"
+            )
+        argv = [
+            binary, f"--config.file={config}", f"--storage.path={self.dir / 'data'}",
+            f"--web.listen-address={self.settings.host}:{self.settings.alertmanager_port}",
+            "--cluster.listen-address=",  # no gossip port: one instance, nothing else bound
+        ]  # fmt: skip
+        return argv, {}
+
+    def probe(self) -> str | None:
+        try:
+            urllib.request.urlopen(f"{self.url}/-/ready", timeout=_PROBE_TIMEOUT_S).close()
+            return str(_get_json(f"{self.url}/api/v2/status")["versionInfo"]["version"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+
+SERVICES: tuple[type[Service], ...] = (Kafka, Elasticsearch, Prometheus, Alertmanager)
+
+
+def all_services(settings: StackSettings) -> list[Service]:
+    """One instance of every stack service, in start order."""
+    return [cls(settings) for cls in SERVICES]

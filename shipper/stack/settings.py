@@ -1,0 +1,60 @@
+"""The one config model of the local stack: where it lives, which versions, which ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["StackSettings"]
+
+
+class StackSettings(BaseModel):
+    """Settings of `shipper stack`; every field is also a CLI flag and a LOGFERRY_STACK_* env var."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state_dir: Path = Field(
+        Path(".stack"), description="Data, logs, configs and pid files of the running services."
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "logferry",
+        description="Downloaded and unpacked distributions, shared by every state dir.",
+    )
+    host: str = Field("127.0.0.1", description="Address every service binds to.")
+    kafka_port: int = Field(9092, description="Kafka broker (PLAINTEXT listener).")
+    kafka_controller_port: int = Field(29093, description="Kafka KRaft controller listener.")
+    elasticsearch_port: int = Field(9200, description="Elasticsearch HTTP.")
+    elasticsearch_transport_port: int = Field(
+        29300, description="Elasticsearch transport (node-to-node)."
+    )
+    prometheus_port: int = Field(9090, description="Prometheus HTTP.")
+    alertmanager_port: int = Field(9093, description="Alertmanager HTTP.")
+    kafka_version: str = Field(
+        "4.4.0", description="Apache Kafka version, resolved from Maven Central."
+    )
+    elasticsearch_version: str = Field(
+        "8.19.21", description="Elasticsearch integ-test-zip version, resolved from Maven Central."
+    )
+    elasticsearch_heap: str = Field("1g", description="Elasticsearch JVM heap (-Xms/-Xmx).")
+    kafka_heap: str = Field("512m", description="Kafka JVM heap (-Xms/-Xmx).")
+    start_timeout_s: float = Field(
+        180.0, description="How long `up` waits for each service to be healthy."
+    )
+    min_free_disk_mb: int = Field(
+        2048, description="Refuse to start with less free disk than this."
+    )
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files of the processes `up` started."""
+        return self.state_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        """One log file per service."""
+        return self.state_dir / "logs"
+
+    def service_dir(self, name: str) -> Path:
+        """Data and config of one service."""
+        return self.state_dir / name

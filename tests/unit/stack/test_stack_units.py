@@ -1,0 +1,109 @@
+"""The stack's pure parts and its error messages, without starting any service."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from shipper.cli import cli
+from shipper.errors import DiskFullError, JavaError, PortInUseError
+from shipper.stack import StackSettings, up
+from shipper.stack.java import find_java, parse_java_major
+from shipper.stack.process import check_free_disk, running_pid, start_process, stop_process
+from shipper.stack.services import Kafka
+
+
+@pytest.mark.parametrize(
+    ("output", "major"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15', 17),
+        ('openjdk version "25" 2025-09-16', 25),
+        ('java version "1.8.0_402"', 8),
+        ("no version here", None),
+    ],
+)
+def test_parse_java_major(output: str, major: int | None) -> None:
+    assert parse_java_major(output) == major
+
+
+def test_no_suitable_java_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(JavaError, match=r"needs Java 99\+.*Fix: apt-get install"):
+        find_java("Kafka", 99)
+
+
+def test_kafka_config_is_one_kraft_node_on_the_configured_ports(tmp_path: Path) -> None:
+    settings = StackSettings(state_dir=tmp_path, kafka_port=19092, kafka_controller_port=19093)
+    props = dict(
+        line.split("=", 1) for line in Kafka(settings).server_properties().splitlines() if line
+    )
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["log.dirs"].startswith(str(tmp_path.resolve()))
+
+
+def test_up_refuses_a_taken_port_and_names_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = StackSettings(state_dir=tmp_path, cache_dir=tmp_path / "cache", kafka_port=port)
+        with pytest.raises(PortInUseError, match=rf"kafka: port 127.0.0.1:{port} .*--kafka-port"):
+            up(settings)
+
+
+def test_disk_check_reports_free_space_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(DiskFullError, match=r"MiB free .*Fix: free some space"):
+        check_free_disk(tmp_path / "not" / "yet", min_free_mb=10**12)
+
+
+def test_pid_tracking_recognises_only_our_process(tmp_path: Path) -> None:
+    pid_file = tmp_path / "run" / "sleeper.pid"
+    marker = str(tmp_path / "marker")
+    pid = start_process(
+        [sys.executable, "-c", "import time; time.sleep(60)", marker],
+        pid_file=pid_file,
+        log_file=tmp_path / "sleeper.log",
+    )
+    try:
+        assert running_pid(pid_file, marker) == pid
+        assert running_pid(pid_file, "someone-else") is None
+    finally:
+        assert stop_process(pid, timeout_s=10) is False
+    assert running_pid(pid_file, marker) is None
+
+
+def test_cli_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from shipper.cli import main; main()", "stack", "up",
+         "--state-dir", str(tmp_path), "--min-free-disk-mb", str(10**12)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: only ")
+    assert "Traceback" not in result.stderr
+
+
+def test_every_stack_setting_is_a_flag_with_an_env_var() -> None:
+    result = CliRunner().invoke(cli, ["stack", "up", "--help"])
+    assert result.exit_code == 0
+    for name in StackSettings.model_fields:
+        assert f"--{name.replace('_', '-')}" in result.output
+        assert f"LOGFERRY_STACK_{name.upper()}" in result.output
+
+
+def test_env_var_sets_a_stack_setting(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["stack", "status"],
+        env={"LOGFERRY_STACK_STATE_DIR": str(tmp_path), "LOGFERRY_STACK_KAFKA_PORT": "1"},
+    )
+    # Nothing runs in an empty state dir; the table shows the port from the environment.
+    assert "127.0.0.1:1 " in result.output
+    assert "stopped" in result.output
