@@ -33,6 +33,9 @@ class RawLine:
     """Byte offset where the line starts in that file."""
     tags: tuple[str, ...] = ()
     """Problems the source already saw: ``_partial`` (no newline yet), ``_truncated`` (too long)."""
+    end_offset: int = 0
+    """Offset just past the line's terminator: where reading resumes once this line is acknowledged.
+    Sources always set it; 0 means unknown (hand-made lines in tests)."""
 
 
 class DropEvent(Exception):
