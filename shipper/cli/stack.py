@@ -40,17 +40,22 @@ def stack() -> None:
     """A local Kafka, Elasticsearch, Prometheus and Alertmanager, without Docker."""
 
 
+_SERVICE_NAMES = [cls.name for cls in local_stack.services.SERVICES]
+_services_argument = click.argument("services", nargs=-1, type=click.Choice(_SERVICE_NAMES))
+
+
 @stack.command()
+@_services_argument
 @model_options(local_stack.StackSettings, "LOGFERRY_STACK_")
-def up(**options: Any) -> None:
-    """Start every service that is not running and wait until all are healthy.
+def up(services: tuple[str, ...], **options: Any) -> None:
+    """Start every service (or the SERVICES named) that is not running; wait until healthy.
 
     Kafka and Elasticsearch are resolved from Maven Central on first use (cached);
     Prometheus and Alertmanager come from Debian's packages.
     """
     settings = model_from_options(local_stack.StackSettings, options)
     started_at = time.monotonic()
-    states = local_stack.up(settings, progress)
+    states = local_stack.up(settings, progress, only=services)
     out = out_console
     if all(s.state in ("already running", "not installed") for s in states):
         out.print("stack already up: nothing to do")
@@ -75,17 +80,18 @@ def status(**options: Any) -> None:
 
 
 @stack.command()
+@_services_argument
 @click.option("--purge", is_flag=True, help="Also delete the services' data, configs and logs.")
 @model_options(local_stack.StackSettings, "LOGFERRY_STACK_")
-def down(purge: bool, **options: Any) -> None:
-    """Stop the processes `up` started (only those, by pid); keep their data unless --purge."""
+def down(services: tuple[str, ...], purge: bool, **options: Any) -> None:
+    """Stop the processes `up` started (all, or the SERVICES named), by pid; keep data unless --purge."""
     settings = model_from_options(local_stack.StackSettings, options)
-    local_stack.down(settings, purge=purge, progress=progress)
+    local_stack.down(settings, purge=purge, progress=progress, only=services)
     out_console.print("stack down")
 
 
 @stack.command()
-@click.argument("service", type=click.Choice([cls.name for cls in local_stack.services.SERVICES]))
+@click.argument("service", type=click.Choice(_SERVICE_NAMES))
 @click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @model_options(local_stack.StackSettings, "LOGFERRY_STACK_")

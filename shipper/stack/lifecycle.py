@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from shipper.errors import ServiceStartError, StackError
@@ -49,13 +49,22 @@ def _fail(service: Service, why: str) -> ServiceStartError:
     )
 
 
-def up(settings: StackSettings, progress: Progress = lambda _: None) -> list[ServiceState]:
-    """Start every service that is not running and wait until all are healthy; idempotent."""
+def _chosen(settings: StackSettings, only: Collection[str] | None) -> list[Service]:
+    return [s for s in all_services(settings) if not only or s.name in only]
+
+
+def up(
+    settings: StackSettings,
+    progress: Progress = lambda _: None,
+    *,
+    only: Collection[str] | None = None,
+) -> list[ServiceState]:
+    """Start every service (or those in *only*) that is not running, wait until healthy; idempotent."""
     check_free_disk(settings.state_dir.resolve(), settings.min_free_disk_mb)
     check_free_disk(settings.cache_dir, settings.min_free_disk_mb)
     states: list[ServiceState] = []
     starting: dict[str, tuple[Service, ServiceState, int, float]] = {}
-    for service in all_services(settings):
+    for service in _chosen(settings, only):
         state = ServiceState(service.name, service.url, "not installed")
         states.append(state)
         missing = service.missing()
@@ -84,6 +93,7 @@ def up(settings: StackSettings, progress: Progress = lambda _: None) -> list[Ser
         for name, (service, state, pid, started_at) in list(starting.items()):
             version = service.probe()
             if version is not None:
+                service.after_healthy()
                 state.version, state.seconds = version, round(time.monotonic() - started_at, 1)
                 progress(f"{name}: healthy ({version}) at {service.url}")
                 del starting[name]
@@ -114,17 +124,25 @@ def status(settings: StackSettings) -> list[ServiceState]:
 
 
 def down(
-    settings: StackSettings, *, purge: bool = False, progress: Progress = lambda _: None
+    settings: StackSettings,
+    *,
+    purge: bool = False,
+    progress: Progress = lambda _: None,
+    only: Collection[str] | None = None,
 ) -> None:
     """Stop the processes `up` started (by pid file, nothing else); with *purge*, delete their data."""
-    for service in reversed(all_services(settings)):
+    for service in reversed(_chosen(settings, only)):
         pid = running_pid(service.pid_file, service.marker)
         if pid is not None:
             progress(f"{service.name}: stopping (pid {pid})")
             if stop_process(pid):
                 progress(f"{service.name}: did not stop in time, killed")
         service.pid_file.unlink(missing_ok=True)
-    if purge:
+    if purge and only:
+        for service in _chosen(settings, only):
+            shutil.rmtree(service.dir, ignore_errors=True)
+            progress(f"purged {service.dir}")
+    elif purge:
         state_dir = settings.state_dir.resolve()
         if state_dir == state_dir.parent or state_dir == settings.cache_dir.resolve():
             raise StackError(f"refusing to purge {state_dir}")

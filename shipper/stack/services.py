@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 _PROBE_TIMEOUT_S = 3.0
+DEFAULT_TOPIC = "app-logs"
+"""The topic `shipper run` publishes to by default; `up` creates it."""
 
 
 def _get_json(url: str) -> Any:
@@ -83,6 +86,10 @@ class Service(ABC):
     def probe(self) -> str | None:
         """The running version when the service answers healthy, else None."""
 
+    def after_healthy(self) -> None:
+        """Provision what the stack promises once the service answers (idempotent)."""
+        return None
+
 
 class Kafka(Service):
     """Apache Kafka in KRaft mode: one node that is both broker and controller."""
@@ -121,6 +128,9 @@ class Kafka(Service):
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=false",
+                # Room for a 1 MiB line plus its ECS fields in one record.
+                "message.max.bytes=8388608",
+                "replica.fetch.max.bytes=8388608",
                 "",
             ]
         )
@@ -191,6 +201,24 @@ class Kafka(Service):
                 await admin.close()
 
         return self.settings.kafka_version if asyncio.run(describe()) else None
+
+    def after_healthy(self) -> None:
+        """Create the default topic, so `shipper run` with no config has somewhere to publish."""
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+        from aiokafka.errors import TopicAlreadyExistsError
+
+        async def create() -> None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.url)
+            await admin.start()
+            try:
+                if DEFAULT_TOPIC not in await admin.list_topics():
+                    with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent `up`
+                        topic = NewTopic(DEFAULT_TOPIC, num_partitions=3, replication_factor=1)
+                        await admin.create_topics([topic])
+            finally:
+                await admin.close()
+
+        asyncio.run(create())
 
 
 class Elasticsearch(Service):
