@@ -18,8 +18,8 @@ down:  ## stop the local stack (data kept; `shipper stack down --purge` drops it
 	@if [ -x $(BIN)/shipper ]; then $(BIN)/shipper stack down; fi
 
 lint: install
-	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks
-	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks
+	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts
+	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts
 
 typecheck: install
 	$(BIN)/mypy
@@ -31,8 +31,8 @@ integration: stack
 	$(BIN)/pytest tests/integration
 
 test: install stack  ## lint, types, unit and integration tests against the running stack
-	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks
-	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks
+	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts
+	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/pytest tests
 

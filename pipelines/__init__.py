@@ -1,1 +1,58 @@
-"""Pure transforms: a raw log line in, an ECS event out. No I/O here."""
+"""Pure transforms: a raw log line in, an ECS event out. No I/O here.
+
+What the runtime uses::
+
+    from pipelines import MetricsExtractor, Pipeline, PipelineContext
+
+    pipeline = Pipeline.from_config(config.pipeline, PipelineContext(service_name="checkout"))
+    event = pipeline(raw_line)            # raises DropEvent for filtered lines
+    index = pipeline.index_for(event)     # app-logs-checkout-2024.05.01
+    observation = MetricsExtractor()(event)
+
+Stages (one module each): ``parse``, ``timestamp`` (:mod:`pipelines.timestamps`), ``ecs``,
+``correlate``, ``redact``, ``derive``, ``drop``, ``route``; tags are listed in
+:mod:`pipelines.tags`.
+"""
+
+from pipelines.config import (
+    DEFAULT_STAGES,
+    StageConfig,
+    load_stage_configs,
+    load_stage_configs_yaml,
+)
+from pipelines.context import PipelineContext
+from pipelines.metrics import (
+    HTTP_DURATION_BUCKETS_S,
+    METRICS,
+    HttpObservation,
+    MetricsExtractor,
+    MetricSpec,
+    Observation,
+)
+from pipelines.parse import event_id
+from pipelines.pipeline import Pipeline
+from pipelines.route import RouteConfig, Router
+from pipelines.types import DropEvent, Event, Parser, Processor, RawLine
+
+__all__ = [
+    "DEFAULT_STAGES",
+    "HTTP_DURATION_BUCKETS_S",
+    "METRICS",
+    "DropEvent",
+    "Event",
+    "HttpObservation",
+    "MetricSpec",
+    "MetricsExtractor",
+    "Observation",
+    "Parser",
+    "Pipeline",
+    "PipelineContext",
+    "Processor",
+    "RawLine",
+    "RouteConfig",
+    "Router",
+    "StageConfig",
+    "event_id",
+    "load_stage_configs",
+    "load_stage_configs_yaml",
+]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DropEvent", "Event", "Processor", "RawLine"]
+__all__ = ["DropEvent", "Event", "Parser", "Processor", "RawLine"]
 
 Event = dict[str, Any]
 Processor = Callable[[Event], Event]
@@ -36,6 +36,10 @@ class RawLine:
     end_offset: int = 0
     """Offset just past the line's terminator: where reading resumes once this line is acknowledged.
     Sources always set it; 0 means unknown (hand-made lines in tests)."""
+
+
+Parser = Callable[[RawLine], Event]
+"""The first stage: turns a :class:`RawLine` into an :class:`Event` (never raises, except :class:`DropEvent`)."""
 
 
 class DropEvent(Exception):

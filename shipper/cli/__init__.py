@@ -7,6 +7,7 @@ import sys
 import click
 
 from shipper import __version__
+from shipper.cli.run import check_config, run
 from shipper.cli.stack import stack
 from shipper.errors import LogferryError
 
@@ -19,6 +20,8 @@ def cli() -> None:
     """logferry: tail JSON logs, enrich them, ship them through Kafka into Elasticsearch."""
 
 
+cli.add_command(run)
+cli.add_command(check_config)
 cli.add_command(stack)
 
 

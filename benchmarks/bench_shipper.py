@@ -1,0 +1,219 @@
+"""Shipper throughput on a generated file of realistic python-json-logger lines.
+
+Three runs over the same file, each a separate process measured with wait4 (CPU, peak RSS):
+  (a) tail -> transforms -> Kafka      (the real `shipper run`)
+  (b) tail -> transforms -> file sink  (the real `shipper run`, output file://)
+  (c) a plain `orjson.loads` loop over the lines: the ceiling, measured in the same run
+Figures are reported as ratios against (c), since machines are noisy.
+
+    python benchmarks/bench_shipper.py --lines 1000000
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import orjson
+import yaml
+
+_LEVELS = ["INFO"] * 8 + ["WARNING", "ERROR"]
+_PATHS = ["/orders", "/orders/search", "/checkout", "/health", "/orders/{id}"]
+
+
+def generate(path: Path, lines: int, seed: int = 7) -> int:
+    """Write *lines* python-json-logger lines (~300 B each); returns the file size."""
+    rng = random.Random(seed)
+    with path.open("wb") as out:
+        chunk: list[bytes] = []
+        for n in range(lines):
+            level = rng.choice(_LEVELS)
+            status = 500 if level == "ERROR" else rng.choice([200, 200, 200, 201, 404])
+            record = {
+                "asctime": f"2026-11-23 08:{n // 60000 % 60:02d}:{n // 1000 % 60:02d},{n % 1000:03d}",
+                "levelname": level,
+                "name": "demo.http",
+                "message": f"{rng.choice(['GET', 'POST'])} {rng.choice(_PATHS)} -> {status}",
+                "method": rng.choice(["GET", "POST"]),
+                "path": rng.choice(_PATHS),
+                "status": status,
+                "duration_ms": round(rng.expovariate(1 / 40), 2),
+                "request_id": uuid.UUID(int=rng.getrandbits(128)).hex,
+                "user_id": f"u-{rng.randrange(5000)}",
+            }
+            chunk.append(orjson.dumps(record) + b"\n")
+            if len(chunk) == 10_000:
+                out.write(b"".join(chunk))
+                chunk.clear()
+        out.write(b"".join(chunk))
+    return path.stat().st_size
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    cpu_seconds: float
+    peak_rss_bytes: int
+    events: int
+    size_bytes: int
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def mib_per_s(self) -> float:
+        return self.size_bytes / self.seconds / 2**20
+
+    @property
+    def cpu_per_100k(self) -> float:
+        return self.cpu_seconds / self.events * 100_000
+
+
+def _wait4(proc: subprocess.Popen[bytes]) -> tuple[float, int]:
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _published(port: int) -> float:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("logferry_shipper_events_published_total "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_shipper(name: str, log: Path, output: str, events: int, workdir: Path) -> Result:
+    port = _free_port()
+    state = workdir / f"state-{name}"
+    config = {
+        "input": {"paths": [str(log)]},
+        "output": {"url": output},
+        "state_dir": str(state),
+        "metrics_addr": f"127.0.0.1:{port}",
+        "log_level": "warning",
+    }
+    config_path = workdir / f"{name}.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "shipper", "run", "--config", str(config_path)])
+    with click.progressbar(length=events, label=f"{name:<28}") as bar:
+        done = 0.0
+        while done < events:
+            time.sleep(0.25)
+            now = _published(port)
+            bar.update(int(now - done))
+            done = now
+            if proc.poll() is not None:
+                raise click.ClickException(f"{name}: shipper exited with {proc.returncode}")
+    elapsed = time.perf_counter() - started
+    proc.send_signal(signal.SIGTERM)
+    cpu, rss = _wait4(proc)
+    return Result(name, elapsed, cpu, rss, events, log.stat().st_size)
+
+
+_CEILING = """
+import sys, time, orjson
+count = 0
+with open(sys.argv[1], "rb") as handle:
+    for line in handle:
+        orjson.loads(line)
+        count += 1
+print(count)
+"""
+
+
+def run_ceiling(log: Path, events: int) -> Result:
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", _CEILING, str(log)], stdout=subprocess.DEVNULL)
+    cpu, rss = _wait4(proc)
+    return Result(
+        "(c) orjson.loads loop", time.perf_counter() - started, cpu, rss, events, log.stat().st_size
+    )
+
+
+async def _create_topic(bootstrap: str, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+@click.command()
+@click.option("--lines", default=1_000_000, show_default=True, help="Lines in the generated file.")
+@click.option(
+    "--kafka",
+    default="127.0.0.1:9092",
+    show_default=True,
+    envvar="LOGFERRY_KAFKA",
+    help="Bootstrap servers.",
+)
+@click.option("--skip-kafka", is_flag=True, help="Only (b) and (c), for machines without Kafka.")
+def main(lines: int, kafka: str, skip_kafka: bool) -> None:
+    """Measure (a) tail->transforms->Kafka, (b) tail->transforms->file, (c) an orjson.loads loop."""
+    with tempfile.TemporaryDirectory(prefix="bench-shipper-") as tmp:
+        workdir = Path(tmp)
+        log = workdir / "app.log"
+        click.echo(f"generating {lines:,} lines ...", err=True)
+        size = generate(log, lines)
+        click.echo(f"{size / 2**20:.0f} MiB, {size / lines:.0f} B/line", err=True)
+        results = [run_ceiling(log, lines)]
+        results.append(
+            run_shipper(
+                "(b) tail->transforms->file",
+                log,
+                f"file://{workdir / 'out.ndjson'}",
+                lines,
+                workdir,
+            )
+        )
+        if not skip_kafka:
+            topic = f"bench-{uuid.uuid4().hex[:8]}"
+            asyncio.run(_create_topic(kafka, topic))
+            results.append(
+                run_shipper(
+                    "(a) tail->transforms->Kafka", log, f"kafka://{kafka}/{topic}", lines, workdir
+                )
+            )
+        ceiling = results[0].events_per_s
+        click.echo(
+            f"\n{'run':<30}{'events/s':>12}{'MiB/s':>8}{'CPU s/100k':>12}{'peak RSS MiB':>14}{'vs (c)':>8}"
+        )
+        for r in results:
+            click.echo(
+                f"{r.name:<30}{r.events_per_s:>12,.0f}{r.mib_per_s:>8.1f}{r.cpu_per_100k:>12.2f}"
+                f"{r.peak_rss_bytes / 2**20:>14.0f}{r.events_per_s / ceiling:>8.1%}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,473 @@
+"""``ecs``: the line's well-known keys move to their Elastic Common Schema fields.
+
+Three sources of mapping, later ones overriding earlier ones: keys that already are ECS field
+names (``"log.level"``, as ecs-logging writes them), :data:`DEFAULT_MAPPING` (python-json-logger's
+record attributes and the usual aliases), and the user's ``mapping``. Values are converted to
+the field's Elasticsearch type (``"200"`` → ``200`` for ``http.response.status_code``); a value
+that does not fit (an object for a keyword, ``"abc"`` for a long) stays under the app namespace.
+
+A field is never overwritten: the operator's settings (service, environment, host, set first)
+win over the line, and of two keys for one field (``level`` and ``levelname``) the first in the
+line wins. The loser stays under the app namespace — nothing is dropped.
+
+This stage also writes the bookkeeping fields ``agent.*``, ``ecs.version``, and the configured
+``service.name``, ``service.environment`` and ``host.name``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from pydantic import Field, field_validator
+
+from pipelines import tags as T
+from pipelines._ecs_fields import ECS_FIELD_TYPES, ECS_VERSION
+from pipelines._model import StageModel
+from pipelines._paths import add_tag, set_path, split_path
+from pipelines.context import PipelineContext
+from pipelines.levels import LevelNormaliser
+from pipelines.types import Event
+from shipper.errors import ConfigError
+
+__all__ = ["AGENT_TYPE", "DEFAULT_MAPPING", "Ecs", "EcsConfig", "split_exception"]
+
+AGENT_TYPE: Final = "logferry"
+
+DEFAULT_MAPPING: Final[Mapping[str, str]] = {
+    # python-json-logger: the logging.LogRecord attributes it can emit
+    "levelname": "log.level",
+    "name": "log.logger",
+    "message": "message",
+    "exc_info": "error.stack_trace",
+    "exc_text": "error.stack_trace",
+    "filename": "log.origin.file.name",
+    "funcName": "log.origin.function",
+    "lineno": "log.origin.file.line",
+    "process": "process.pid",
+    "processName": "process.name",
+    "thread": "process.thread.id",
+    "threadName": "process.thread.name",
+    "taskName": "labels.task_name",  # asyncio task; ECS has no field for it, labels are keywords
+    # the usual aliases
+    "level": "log.level",
+    "severity": "log.level",
+    "lvl": "log.level",
+    "loglevel": "log.level",
+    "log_level": "log.level",
+    "msg": "message",
+    "logger": "log.logger",
+    "logger_name": "log.logger",
+    "loggerName": "log.logger",
+    "method": "http.request.method",
+    "http_method": "http.request.method",
+    "request_method": "http.request.method",
+    "path": "url.path",
+    "route": "url.path",
+    "request_path": "url.path",
+    "url": "url.original",  # may be a full URL, so not url.path
+    "status": "http.response.status_code",
+    "status_code": "http.response.status_code",
+    "statusCode": "http.response.status_code",
+    "http_status": "http.response.status_code",
+    "response_status": "http.response.status_code",
+    "user_id": "user.id",
+    "userId": "user.id",
+    "user": "user.id",
+    "username": "user.name",
+    "user_name": "user.name",
+    "service": "service.name",
+    "service_name": "service.name",
+    "env": "service.environment",
+    "environment": "service.environment",
+    "host": "host.name",
+    "hostname": "host.name",
+    "exc_type": "error.type",
+    "error_type": "error.type",
+    "exception_type": "error.type",
+    "error": "error.message",
+    "err": "error.message",
+    "error_message": "error.message",
+    "exc_message": "error.message",
+    "exception": "error.stack_trace",
+    "stack_trace": "error.stack_trace",
+    "stacktrace": "error.stack_trace",
+    "traceback": "error.stack_trace",
+    "client_ip": "client.address",  # .address is a keyword: an invalid IP cannot break indexing
+    "remote_addr": "client.address",
+    "user_agent": "user_agent.original",
+    "userAgent": "user_agent.original",
+    "referer": "http.request.referrer",
+    "referrer": "http.request.referrer",
+}
+"""Line key → ECS field. Time keys belong to ``timestamp``, IDs to ``correlate``, durations to
+``derive``; ``error.stack_trace`` also fills ``error.type`` and ``error.message`` from the
+trace's exception line when the line did not give them."""
+
+# How a value is converted for its target field.
+_STR, _INT, _FLOAT, _BOOL, _IP, _LEVEL, _STACK, _URL_PATH, _SCALAR = range(9)
+_KIND_OF_ECS_TYPE: Final = {
+    "keyword": _STR,
+    "constant_keyword": _STR,
+    "wildcard": _STR,
+    "match_only_text": _STR,
+    "text": _STR,
+    "date": _STR,  # Elasticsearch parses the string; a number would be read as epoch millis
+    "long": _INT,
+    "integer": _INT,
+    "float": _FLOAT,
+    "double": _FLOAT,
+    "scaled_float": _FLOAT,
+    "boolean": _BOOL,
+    "ip": _IP,
+}
+_SPECIAL_KINDS: Final = {
+    "log.level": _LEVEL,
+    "error.stack_trace": _STACK,
+    "url.path": _URL_PATH,
+}
+_INVALID_TAGS: Final = {"http.response.status_code": T.STATUS_INVALID}
+# Our own fields: a line may not set them through a mapping (the stages that own them would be
+# bypassed, or the value would be overwritten).
+_FORBIDDEN_TARGETS: Final = frozenset({"@timestamp", "tags"})
+_OBJECT_PATHS: Final = frozenset(
+    name.rsplit(".", i)[0] for name in ECS_FIELD_TYPES for i in range(1, name.count(".") + 1)
+) | {name for name, type_ in ECS_FIELD_TYPES.items() if type_ in ("object", "nested")}
+
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+_BOOLEAN_WORDS: Final = {"true": True, "false": False}
+
+# "ZeroDivisionError: division by zero", "pkg.mod.CustomError", "java.io.IOException: msg"
+_EXCEPTION_LINE: Final = re.compile(r"([A-Za-z_][\w.$]*)(?::\s?(.*))?")
+# A single line is only taken for "Type: message" when the type looks like an exception class.
+_EXCEPTION_NAME: Final = re.compile(r".*(?:Error|Exception|Exit|Interrupt|Warning|Fault)")
+
+_Target = tuple[int, str, int, str | None]  # parent index, leaf, kind, tag if the value is bad
+_SCALARS: Final = frozenset({str, int, float, bool})
+
+
+class EcsConfig(StageModel):
+    """Map the line's keys to ECS fields; unknown keys stay under the app namespace."""
+
+    type: Literal["ecs"] = "ecs"
+    mapping: dict[str, str | None] = Field(
+        default_factory=dict,
+        description=(
+            "Line key → ECS dotted field (e.g. `customer: user.id`), over the defaults; `null` "
+            "un-maps a default, so the key stays under the app namespace."
+        ),
+    )
+    default_mapping: bool = Field(
+        True, description="Start from the built-in mapping (python-json-logger and common aliases)."
+    )
+    ecs_named_keys: bool = Field(
+        True,
+        description="Keys that already are ECS field names (`log.level`, `trace.id`) go there.",
+    )
+    level_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Extra level spellings (lower-case) → level, over the built-in ones (`warn` → "
+            "`warning`, `err` → `error`, `crit`/`fatal` → `critical`, …)."
+        ),
+    )
+
+    @field_validator("mapping")
+    @classmethod
+    def _valid_targets(cls, mapping: dict[str, str | None]) -> dict[str, str | None]:
+        for key, target in mapping.items():
+            if not key:
+                raise ValueError("a source key must not be empty")
+            if target is None:
+                continue
+            try:
+                split_path(target)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from exc
+            if target in _FORBIDDEN_TARGETS:
+                raise ValueError(f"{key}: {target} is set by its own stage, not by a mapping")
+            if target in _OBJECT_PATHS or ECS_FIELD_TYPES.get(target) in ("flattened", "geo_point"):
+                raise ValueError(f"{key}: {target} is an ECS object, not a field")
+        return mapping
+
+
+def _kind(dotted: str) -> int:
+    kind = _SPECIAL_KINDS.get(dotted)
+    if kind is not None:
+        return kind
+    ecs_type = ECS_FIELD_TYPES.get(dotted)
+    if ecs_type is not None:
+        return _KIND_OF_ECS_TYPE.get(ecs_type, _SCALAR)
+    if dotted.startswith("labels."):
+        return _STR  # labels are keywords
+    return _SCALAR  # not ECS (a custom field): any scalar, objects stay put
+
+
+def build_mapping(config: EcsConfig) -> tuple[dict[str, _Target], tuple[tuple[str, ...], ...]]:
+    """The tables the stage runs on.
+
+    Returns ``line key → (parent index, leaf, kind, tag if the value is invalid)`` and the parent
+    paths by index: fields sharing a parent (``process.pid``, ``process.name``) share its index,
+    so each event resolves every parent object once.
+    """
+    dotted: dict[str, str | None] = {}
+    if config.ecs_named_keys:
+        dotted.update(
+            (name, name)
+            for name, type_ in ECS_FIELD_TYPES.items()
+            if name not in _FORBIDDEN_TARGETS and type_ in _KIND_OF_ECS_TYPE
+        )
+    if config.default_mapping:
+        dotted.update(DEFAULT_MAPPING)
+    dotted.update(config.mapping)
+    parents: dict[tuple[str, ...], int] = {(): 0}  # index 0 is the event itself
+    table: dict[str, _Target] = {}
+    for key, target in dotted.items():
+        if target is None:
+            continue
+        *parent, leaf = split_path(target)
+        for depth in range(1, len(parent) + 1):  # ancestors first: each refers to a lower index
+            parents.setdefault(tuple(parent[:depth]), len(parents))
+        table[key] = (parents[tuple(parent)], leaf, _kind(target), _INVALID_TAGS.get(target))
+    return table, tuple(parents)
+
+
+class Ecs:
+    """The ``ecs`` stage."""
+
+    __slots__ = ("_constants", "_level", "_namespace", "_steps", "_table")
+
+    def __init__(self, config: EcsConfig | None = None, context: PipelineContext | None = None):
+        config = config or EcsConfig()
+        context = context or PipelineContext()
+        self._table, parents = build_mapping(config)
+        namespace = (context.namespace,)
+        inside = sorted(
+            key for key, (index, *_) in self._table.items() if parents[index][:1] == namespace
+        )
+        if inside:  # the stage iterates that object while it maps: it cannot also write into it
+            raise ConfigError(
+                f"mapping: {inside[0]!r} points into the app namespace {context.namespace!r}"
+            )
+        index_of = {path: index for index, path in enumerate(parents)}
+        # Parent object i is found as child steps[i][1] of parent object steps[i][0].
+        self._steps = tuple(
+            (index_of[path[:-1]], path[-1]) if path else (0, "") for path in parents
+        )
+        self._level = LevelNormaliser(config.level_aliases)
+        self._namespace = context.namespace
+        constants: dict[str, dict[str, Any]] = {
+            "agent": {
+                "type": AGENT_TYPE,
+                "version": context.agent_version,
+                "name": context.agent_name or context.host_name or AGENT_TYPE,
+            },
+            "ecs": {"version": ECS_VERSION},
+        }
+        service = {
+            key: value
+            for key, value in (
+                ("name", context.service_name),
+                ("environment", context.service_environment),
+            )
+            if value
+        }
+        if service:
+            constants["service"] = service
+        if context.host_name:
+            constants["host"] = {"name": context.host_name}
+        self._constants = tuple(constants.items())
+
+    def __call__(self, event: Event) -> Event:
+        """Write the bookkeeping fields, then map the line's keys."""
+        for key, fields in self._constants:
+            current = event.get(key)
+            if current is None:
+                event[key] = fields.copy()  # every event owns its dicts: later stages mutate
+            elif type(current) is dict:
+                for name, value in fields.items():
+                    current.setdefault(name, value)
+        app = event.get(self._namespace)
+        if type(app) is not dict or not app:
+            return event
+        # One pass over the line's keys; what finds no home goes to a fresh app dict. The common
+        # cases are inline: on this path a function call costs as much as the rest of the loop.
+        table = self._table
+        steps = self._steps
+        level_cache = self._level.cache
+        nodes: dict[int, Any] = {0: event}  # parent index → its object in this event
+        rest: dict[str, Any] = {}
+        for key, value in app.items():
+            spec = table.get(key)
+            if spec is None or value is None:
+                rest[key] = value
+                continue
+            index, leaf, kind, invalid_tag = spec
+            value_type = type(value)
+            if kind == _STR:
+                converted = value if value_type is str else _keyword(value)
+            elif kind == _LEVEL:
+                converted = level_cache.get(value) if value_type is str else None
+                if converted is None:
+                    converted = self._level(value)
+            elif kind == _INT:
+                converted = value if value_type is int else _long(value)
+            elif kind == _STACK:
+                if not (value_type is str and value and _map_error_text(event, value)):
+                    rest[key] = value
+                continue
+            elif kind == _URL_PATH:
+                converted = _url_path(event, value)
+            elif kind == _FLOAT:
+                converted = _double(value)
+            elif kind == _BOOL:
+                converted = _boolean(value)
+            elif kind == _IP:
+                converted = _ip(value)
+            else:
+                converted = value if value_type in _SCALARS else None
+            if converted is None:
+                if invalid_tag is not None:
+                    add_tag(event, invalid_tag)
+                rest[key] = value
+                continue
+            node = nodes.get(index)
+            if node is None:  # first field under this parent in this event: find or make it
+                node = _resolve(nodes, steps, index)
+            if node is not False and leaf not in node:
+                node[leaf] = converted
+            else:
+                rest[key] = value
+        if rest:
+            event[self._namespace] = rest
+        else:
+            del event[self._namespace]
+        return event
+
+
+def _resolve(nodes: dict[int, Any], steps: tuple[tuple[int, str], ...], index: int) -> Any:
+    """Parent object ``index`` (and its ancestors), created where missing, remembered in
+    ``nodes``; ``False`` if a non-object is in the way (the value then stays put)."""
+    node = nodes.get(index)
+    if node is None:
+        up, name = steps[index]
+        above = _resolve(nodes, steps, up)
+        if above is False:
+            node = False
+        else:
+            node = above.get(name)
+            if node is None:
+                node = above[name] = {}
+            elif type(node) is not dict:
+                node = False
+        nodes[index] = node
+    return node
+
+
+def _keyword(value: Any) -> str | None:
+    kind = type(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float:
+        return str(value)
+    return None
+
+
+def _long(value: Any) -> int | None:
+    kind = type(value)
+    if kind is int:
+        number = value
+    elif kind is float and value.is_integer():
+        number = int(value)
+    elif kind is str:
+        try:
+            number = int(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if _LONG_MIN <= number <= _LONG_MAX else None
+
+
+def _double(value: Any) -> float | None:
+    kind = type(value)
+    if kind is int or kind is float:
+        return float(value)
+    if kind is str:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _boolean(value: Any) -> bool | None:
+    if type(value) is bool:
+        return bool(value)
+    if type(value) is str:
+        return _BOOLEAN_WORDS.get(value.strip().lower())
+    return None
+
+
+def _ip(value: Any) -> str | None:
+    if type(value) is not str:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def _url_path(event: Event, value: Any) -> str | None:
+    """A path with a query string is split into ``url.path`` and ``url.query``."""
+    if type(value) is not str:
+        return _keyword(value)
+    path: str = value
+    if "?" in path:
+        path, _, query = path.partition("?")
+        set_path(event, ("url", "query"), query)
+    return path
+
+
+def split_exception(text: str) -> tuple[str | None, str | None]:
+    """``(error.type, error.message)`` of a stack trace or an exception line, where recognisable.
+
+    Python puts the exception last (after ``Traceback (most recent call last):``), Java and most
+    others first.
+    """
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None, None
+    line = lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    match = _EXCEPTION_LINE.fullmatch(line.strip())
+    if match is None:
+        return None, None
+    return match[1], match[2]
+
+
+def _map_error_text(event: Event, text: str) -> bool:
+    """A multi-line value is a stack trace; a single line is an error message (maybe typed).
+
+    Returns whether the value found a home (so it can leave the app namespace).
+    """
+    error_type, message = split_exception(text)
+    if "\n" in text:
+        placed = set_path(event, ("error", "stack_trace"), text)
+        if placed:
+            if error_type:
+                set_path(event, ("error", "type"), error_type)
+            if message:
+                set_path(event, ("error", "message"), message)
+        return placed
+    if error_type and message is not None and _EXCEPTION_NAME.fullmatch(error_type):
+        placed = set_path(event, ("error", "message"), message)
+        if placed:
+            set_path(event, ("error", "type"), error_type)
+        return placed
+    if error_type and message is None and _EXCEPTION_NAME.fullmatch(error_type):
+        return set_path(event, ("error", "type"), error_type)
+    return set_path(event, ("error", "message"), text)

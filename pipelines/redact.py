@@ -1,0 +1,528 @@
+"""``redact``: secrets and personal data are masked before the event leaves the process.
+
+Two kinds of rule, each can be switched off:
+
+* **By key**, anywhere in the event, nested objects and lists included: the value of a key named
+  like a secret (``password``, ``passwd``, ``pwd``, ``secret``, ``*token``, ``api_key``,
+  ``authorization``, ``cookie``, ``credentials``, ``private_key``, ``card_number``, ``cvv``, …;
+  matched on the key in snake_case, so ``accessToken`` and ``X-Api-Key`` count) becomes
+  ``[REDACTED]`` whatever its type (``null`` and booleans are kept: they reveal nothing).
+  ``max_tokens`` and ``token_count`` do not match: the secret word must end the key.
+* **By value**, in every string: e-mail addresses → ``[REDACTED:email]``; ``Bearer``/``Basic``
+  credentials, ``key=value`` / ``key: value`` secrets in text, passwords in URLs and well-known
+  token formats (Stripe ``sk_live_``, GitHub ``ghp_``, Slack ``xox?-``, AWS ``AKIA``, Google
+  ``AIza``, GitLab ``glpat-``, JWTs) → ``[REDACTED:token]``; payment card numbers →
+  ``[REDACTED:card]`` — 13 to 19 digits, alone or in groups (4-4-4-4, Amex 4-6-5) separated by
+  single spaces or dashes, starting with 2-6 (the card networks' ranges) and passing the Luhn
+  check, so order numbers and timestamps are left alone (except the one in ten a Luhn check
+  lets through by chance). Integers that look like card numbers are redacted too.
+
+A redacted event is tagged ``_redacted``. Fields the pipeline itself wrote (``@timestamp``,
+``event.id``, ``agent``, …, see ``skip_fields``) are not scanned. The default chain redacts
+right after ``timestamp``, while the line's keys are still together under the app namespace:
+everything later works on redacted values (the error grouping key included).
+
+Cost: regexes are slow next to the rest of the pipeline, so every rule first asks a cheap
+question no match can do without (is there an ``@``? a ``:`` or ``=`` and a secret-ish word?
+13 digits?) — once, of all the event's strings joined, and again per string only if the answer
+was yes. Strings that passed every rule before are remembered (bounded) and skipped: a line's
+level, logger and thread names repeat on every line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Literal
+
+from pydantic import Field, field_validator
+
+from pipelines import tags as T
+from pipelines._model import StageModel, compile_regex
+from pipelines._paths import split_path
+from pipelines.context import PipelineContext
+from pipelines.types import Event
+
+__all__ = [
+    "DEFAULT_SENSITIVE_KEY_PATTERNS",
+    "DEFAULT_SKIP_FIELDS",
+    "Redact",
+    "RedactConfig",
+    "luhn_valid",
+]
+
+DEFAULT_SENSITIVE_KEY_PATTERNS: Final = (
+    r"passw(?:or)?d|passphrase",
+    r"(?:^|_)pwd$",
+    r"secrets?(?:$|_)",
+    r"token$",
+    r"(?:api|access|private|secret|signing|encryption|client)_?key$",
+    r"^apikey$|_apikey$",
+    r"authori[sz]ation",
+    r"^auth$|_auth$",
+    r"cookie",
+    r"credentials?$",
+    r"(?:^|_)(?:cvv|cvc)$",
+    r"card_?(?:number|num|no)$|(?:^|_)(?:pan|ccn)$",
+)
+"""Searched in the key converted to snake_case (``X-Api-Key`` → ``x_api_key``)."""
+
+DEFAULT_SKIP_FIELDS: Final = (
+    "@timestamp",
+    "agent",
+    "ecs",
+    "tags",
+    "event.id",
+    "event.created",
+    "event.duration",
+    "event.outcome",
+    "log.file",
+    "log.offset",
+    "log.level",
+    "trace",
+    "span",
+    "transaction",
+    "error.grouping_key",
+)
+
+# Value rules: each pairs a cheap test (substrings every match contains) with its regex.
+_EMAIL: Final = re.compile(
+    r"(?<![\w.%+-])[\w.%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b"
+)
+_AUTH_HEADER: Final = re.compile(
+    r"\b([Bb]earer|BEARER|[Bb]asic|BASIC)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"
+)
+_KEY_VALUE: Final = re.compile(
+    r"(?ai)(?<![\w.-])([\w.-]{0,40}?(?:api[_-]?key|apikey|access[_-]?key|secret|token|"
+    r"passw(?:or)?d|passphrase|pwd|credentials?))"
+    r"(\"?'?\s*[:=]\s*\"?'?)(?!\[REDACTED)([^\s\"'&,;]+)"
+)
+_KNOWN_TOKEN: Final = re.compile(
+    r"\b(?:(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}|gh[pousr]_[0-9A-Za-z]{30,}"
+    r"|github_pat_[0-9A-Za-z_]{20,}|xox[abposr]-[0-9A-Za-z-]{10,}|AKIA[0-9A-Z]{16}"
+    r"|AIza[0-9A-Za-z_-]{35}|glpat-[0-9A-Za-z_-]{20,}"
+    r"|eyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,})"
+)
+_URL_PASSWORD: Final = re.compile(r"(://[^/\s:@]{1,256}:)[^/\s@]{1,256}@")
+_CARD_RUN: Final = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
+_CARD_GROUPS: Final = re.compile(r"[0-9]+")
+# Digits → "d", space and dash → "s", anything else → "x"; a card then leaves one of these marks:
+# 13 digits in a row, or 4-digit groups (4-4-…, Amex/Diners 4-6-…).
+_CARD_MAP: Final = bytes(
+    ord("d") if 48 <= i <= 57 else ord("s") if i in (32, 45) else ord("x") for i in range(256)
+)
+_DIGITS_13: Final = b"d" * 13
+_GROUPS_4_4: Final = b"ddddsddddsddd"
+_GROUPS_4_6: Final = b"ddddsddddddsddd"
+_CARD_INT_MIN, _CARD_INT_MAX = 10**12, 10**19
+_CARD_FIRST_DIGITS: Final = frozenset("23456")  # Mastercard 2/5, Amex 3, Visa 4, Discover 6…
+
+_CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_KEY_SEPARATORS: Final = re.compile(r"[\s.\-]+")
+_MEMO_MAX: Final = 8192
+_CLEAN_MAX_CHARS: Final = 256  # longer strings rarely repeat; remembering them would only churn
+
+_SkipTree = dict[str, Any]  # key → True (skip the subtree) or a nested _SkipTree
+_Rewrite = Callable[[str], str]
+
+
+class RedactConfig(StageModel):
+    """Mask secrets and personal data."""
+
+    type: Literal["redact"] = "redact"
+    sensitive_keys: bool = Field(
+        True, description="Redact the values of keys named like secrets (password, token, …)."
+    )
+    extra_key_patterns: list[str] = Field(
+        default_factory=list,
+        description=(
+            "More regexes searched in snake_cased key names (e.g. `^session_id$`, `iban`), "
+            "added to the built-in ones."
+        ),
+    )
+    emails: bool = Field(True, description="Redact e-mail addresses in strings.")
+    tokens: bool = Field(
+        True,
+        description=(
+            "Redact Bearer/Basic credentials, `key=value` secrets in text, passwords in URLs and "
+            "well-known token formats (sk_live_, ghp_, AKIA, JWT, …)."
+        ),
+    )
+    cards: bool = Field(True, description="Redact Luhn-valid payment card numbers.")
+    extra_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Name → regex; every match in a string becomes `[REDACTED:<name>]` (e.g. `iban: "
+            "'\\\\b[A-Z]{2}\\\\d{2}[A-Z0-9]{11,30}\\\\b'`). Runs on every string: keep them simple."
+        ),
+    )
+    skip_fields: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SKIP_FIELDS),
+        description="Dotted fields (with everything under them) that are never scanned.",
+    )
+    replacement: str = Field(
+        "[REDACTED]",
+        min_length=1,
+        description="What a redacted value becomes; value rules add their kind: `[REDACTED:email]`.",
+    )
+
+    @field_validator("extra_key_patterns")
+    @classmethod
+    def _key_patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            compile_regex(pattern)
+        return patterns
+
+    @field_validator("extra_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for name, pattern in patterns.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+                raise ValueError(f"{name!r}: names are lower-case words (a-z, 0-9, _)")
+            if compile_regex(pattern).search("") is not None:
+                raise ValueError(f"{name}: the pattern matches the empty string")
+        return patterns
+
+    @field_validator("skip_fields")
+    @classmethod
+    def _paths(cls, fields: list[str]) -> list[str]:
+        for field in fields:
+            split_path(field)
+        return fields
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum of a string of ASCII digits holds."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if position % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def _is_card(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and digits[0] in _CARD_FIRST_DIGITS and luhn_valid(digits)
+
+
+def _snake(key: str) -> str:
+    return _KEY_SEPARATORS.sub("_", _CAMEL.sub("_", key)).lower()
+
+
+def _skip_tree(fields: Iterable[str]) -> _SkipTree:
+    tree: _SkipTree = {}
+    for field in fields:
+        node = tree
+        *parents, leaf = split_path(field)
+        for part in parents:
+            child = node.setdefault(part, {})
+            if child is True:
+                break
+            node = child
+        else:
+            node[leaf] = True
+    return tree
+
+
+def _substitute(pattern: re.Pattern[str], label: str) -> _Rewrite:
+    return lambda text: pattern.sub(label, text)
+
+
+def _may_hold_token(text: str) -> bool:
+    if "_" in text and ("_live_" in text or "_test_" in text or "gh" in text):
+        return True
+    if "-" in text and ("xox" in text or "glpat-" in text):
+        return True
+    if "A" in text and ("AKIA" in text or "AIza" in text):
+        return True
+    return "." in text and "eyJ" in text
+
+
+# Written out rather than any(... for ...): a generator costs more than the tests themselves.
+def _may_hold_key_value(text: str) -> bool:
+    if ":" not in text and "=" not in text:
+        return False
+    lowered = text.lower()
+    return (
+        "key" in lowered
+        or "secret" in lowered
+        or "token" in lowered
+        or "pass" in lowered
+        or "pwd" in lowered
+        or "credential" in lowered
+    )
+
+
+def _may_hold_auth_header(text: str) -> bool:
+    return "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text
+
+
+def _may_hold_card(text: str) -> bool:
+    if len(text) < 13:
+        return False
+    marks = text.encode("utf-8", "surrogatepass").translate(_CARD_MAP)
+    return _DIGITS_13 in marks or _GROUPS_4_4 in marks or _GROUPS_4_6 in marks
+
+
+class Redact:
+    """The ``redact`` stage."""
+
+    __slots__ = (
+        "_auth_rule",
+        "_card_ints",
+        "_card_label",
+        "_card_rule",
+        "_clean",
+        "_email_rule",
+        "_extra_rules",
+        "_key_memo",
+        "_key_pattern",
+        "_key_value_rule",
+        "_replacement",
+        "_skip",
+        "_token_rule",
+        "_url_rule",
+    )
+
+    def __init__(
+        self, config: RedactConfig | None = None, context: PipelineContext | None = None
+    ) -> None:
+        config = config or RedactConfig()
+        del context  # nothing of it is needed; the argument keeps every stage built alike
+        patterns = [*DEFAULT_SENSITIVE_KEY_PATTERNS] if config.sensitive_keys else []
+        patterns += config.extra_key_patterns
+        self._key_pattern = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+        self._key_memo: dict[object, bool] = {}
+        self._clean: set[str] = set()
+        self._replacement = config.replacement
+        self._skip = _skip_tree(config.skip_fields)
+        self._card_ints = config.cards
+        self._card_label = self._label("card")
+        self._build_rules(config)
+
+    def _label(self, kind: str) -> str:
+        base = self._replacement
+        return f"{base[:-1]}:{kind}]" if base.endswith("]") else f"{base}:{kind}"
+
+    def _build_rules(self, config: RedactConfig) -> None:
+        """One rewrite per value rule (``None`` when switched off), applied in this order."""
+        token = self._label("token")
+        email = self._label("email")
+        card = self._card_label
+        on = config.tokens
+        self._url_rule: _Rewrite | None = (
+            (lambda text: _URL_PASSWORD.sub(rf"\g<1>{token}@", text)) if on else None
+        )
+        self._auth_rule: _Rewrite | None = (
+            (lambda text: _AUTH_HEADER.sub(rf"\g<1>\g<2>{token}", text)) if on else None
+        )
+        self._key_value_rule: _Rewrite | None = (
+            (lambda text: _KEY_VALUE.sub(rf"\g<1>\g<2>{token}", text)) if on else None
+        )
+        self._token_rule: _Rewrite | None = (
+            (lambda text: _KNOWN_TOKEN.sub(token, text)) if on else None
+        )
+        self._email_rule: _Rewrite | None = (
+            (lambda text: _EMAIL.sub(email, text)) if config.emails else None
+        )
+        self._card_rule: _Rewrite | None = (
+            (lambda text: _redact_cards(text, card)) if config.cards else None
+        )
+        self._extra_rules: tuple[_Rewrite, ...] = tuple(
+            _substitute(re.compile(pattern), self._label(name))
+            for name, pattern in config.extra_patterns.items()
+        )
+
+    def _open_rules(self, text: str) -> list[_Rewrite]:
+        """The rules that may match in ``text``: each asks for substrings all its matches have.
+
+        One call with the cheap single-character tests first; on an ordinary line it returns
+        ``[]`` after a handful of ``in`` checks.
+        """
+        rules: list[_Rewrite] = []
+        at = "@" in text
+        if at and self._url_rule is not None and "://" in text:
+            rules.append(self._url_rule)
+        if self._auth_rule is not None and _may_hold_auth_header(text):
+            rules.append(self._auth_rule)
+        if self._key_value_rule is not None and _may_hold_key_value(text):
+            rules.append(self._key_value_rule)
+        if self._token_rule is not None and _may_hold_token(text):
+            rules.append(self._token_rule)
+        if at and self._email_rule is not None:
+            rules.append(self._email_rule)
+        if self._card_rule is not None and _may_hold_card(text):
+            rules.append(self._card_rule)
+        if self._extra_rules:
+            rules += self._extra_rules
+        return rules
+
+    def __call__(self, event: Event) -> Event:
+        """Redact ``event`` in place; tag it ``_redacted`` if anything changed."""
+        texts: list[str] = []
+        redacted = self._walk(event, self._skip, texts)
+        if texts:
+            # Ask each rule once, of all the strings joined; only open rules look at each string.
+            joined = texts[0] if len(texts) == 1 else "\x00".join(texts)
+            candidates = self._open_rules(joined)
+            clean = self._clean
+            if len(clean) >= _MEMO_MAX:  # strings come from the lines: stay bounded
+                clean.clear()
+            changes: dict[int, str] = {}
+            for text in texts:
+                new = text
+                if candidates:
+                    for rewrite in self._open_rules(text):  # per string: rare, cheap enough
+                        new = rewrite(new)
+                if new != text:
+                    changes[id(text)] = new
+                elif len(text) <= _CLEAN_MAX_CHARS:
+                    clean.add(text)
+            if changes:  # rare: a second walk puts the new strings where the old ones were
+                _replace(event, self._skip, changes)
+                redacted = True
+        if redacted:
+            tags = event.get("tags")
+            if tags is None:
+                event["tags"] = [T.REDACTED]
+            elif T.REDACTED not in tags:
+                tags.append(T.REDACTED)
+        return event
+
+    def _sensitive(self, key: object) -> bool:
+        pattern = self._key_pattern
+        verdict = (
+            pattern is not None and type(key) is str and pattern.search(_snake(key)) is not None
+        )
+        memo = self._key_memo
+        if len(memo) >= _MEMO_MAX:  # keys come from the lines: stay bounded
+            memo.clear()
+        memo[key] = verdict
+        return verdict
+
+    def _walk(self, node: dict[str, Any], skip: _SkipTree | None, texts: list[str]) -> bool:
+        """Redact sensitive keys under ``node``; collect its strings not yet known to be clean."""
+        if skip is None:
+            return self._walk_items(node, node.items(), texts)
+        redacted = False
+        items: list[tuple[str, Any]] = []
+        for key, value in node.items():
+            subtree = skip.get(key)
+            if subtree is None:
+                items.append((key, value))
+            elif subtree is True:
+                continue
+            elif type(value) is not dict:
+                items.append((key, value))  # the skip entry is for an object; this is none
+            elif not subtree.keys() >= value.keys():  # an object of ours, partly skipped
+                redacted = self._walk(value, subtree, texts) or redacted
+        return self._walk_items(node, items, texts) or redacted
+
+    def _walk_items(self, node: Any, items: Iterable[tuple[Any, Any]], texts: list[str]) -> bool:
+        """The hot loop (the line's keys): key names, then strings, nested values, cards.
+
+        ``node`` is a dict (``items`` its items) or a list (``items`` enumerated: int keys are
+        never sensitive).
+        """
+        redacted = False
+        key_memo = self._key_memo
+        clean = self._clean
+        for key, value in items:
+            sensitive = key_memo.get(key)
+            if sensitive is None:
+                sensitive = self._sensitive(key)
+            kind = type(value)
+            if sensitive:
+                if value is not None and kind is not bool and value != self._replacement:
+                    node[key] = self._replacement  # same key: safe while iterating
+                    redacted = True
+            elif kind is str:
+                if value not in clean:
+                    texts.append(value)
+            elif kind is dict:
+                redacted = self._walk_items(value, value.items(), texts) or redacted
+            elif kind is list:
+                redacted = self._walk_items(value, enumerate(value), texts) or redacted
+            elif kind is int and self._card_ints and _CARD_INT_MIN <= value < _CARD_INT_MAX:
+                redacted = self._card_int(node, key, value) or redacted
+        return redacted
+
+    def _card_int(self, holder: Any, key: Any, value: int) -> bool:
+        if _is_card(str(value)):
+            holder[key] = self._card_label
+            return True
+        return False
+
+
+def _replace(node: Any, skip: _SkipTree | None, changes: dict[int, str]) -> None:
+    """Swap every string whose id is in ``changes`` (collected by ``_walk`` this very call)."""
+    items = node.items() if type(node) is dict else enumerate(node)
+    for key, value in list(items):
+        subtree = skip.get(key) if skip is not None else None
+        if subtree is True:
+            continue
+        kind = type(value)
+        if kind is str:
+            new = changes.get(id(value))
+            if new is not None:
+                node[key] = new
+        elif kind is dict or kind is list:
+            _replace(value, subtree if kind is dict else None, changes)
+
+
+def _redact_cards(text: str, label: str) -> str:
+    if len(text) < 13:
+        return text
+    return _CARD_RUN.sub(lambda match: _redact_card_run(match[0], label), text)
+
+
+def _redact_card_run(run: str, label: str) -> str:
+    """Replace the card numbers inside a run of digits, spaces and dashes.
+
+    A card is either one group of 13-19 digits, or 4-digit groups (the middle ones 4 or 6
+    digits, the last 3-6: Visa/Mastercard 4-4-4-4, Amex 4-6-5) adding up to 13-19.
+    """
+    groups = [(match.start(), match.end()) for match in _CARD_GROUPS.finditer(run)]
+    pieces: list[str] = []
+    done = 0  # run[:done] is already in pieces
+    index = 0
+    while index < len(groups):
+        end = _card_end(run, groups, index)
+        if end is None:
+            index += 1
+            continue
+        start = groups[index][0]
+        pieces.append(run[done:start])
+        pieces.append(label)
+        done = groups[end][1]
+        index = end + 1
+    if not pieces:
+        return run
+    pieces.append(run[done:])
+    return "".join(pieces)
+
+
+def _card_end(run: str, groups: list[tuple[int, int]], first: int) -> int | None:
+    """Index of the last group of a card starting at group ``first``, or ``None``."""
+    start, end = groups[first]
+    if _is_card(run[start:end]):
+        return first
+    if end - start != 4:
+        return None
+    digits = run[start:end]
+    for index in range(first + 1, min(first + 5, len(groups))):
+        previous_end = groups[index - 1][1]
+        group_start, group_end = groups[index]
+        if group_start - previous_end != 1:  # exactly one separator between groups
+            return None
+        group = run[group_start:group_end]
+        digits += group
+        if 13 <= len(digits) <= 19 and 3 <= len(group) <= 6 and _is_card(digits):
+            return index
+        if len(group) not in (4, 6) or len(digits) >= 19:
+            return None
+    return None

@@ -1,0 +1,306 @@
+"""``timestamp``: the line's own time becomes ``@timestamp`` (UTC, ``…T12:00:00.123Z``).
+
+Accepted, in this order: the configured ``strptime`` formats; ISO 8601 / RFC 3339 with or
+without an offset (python-json-logger's ``asctime``, ``2024-05-01 12:00:00,123``, included);
+epoch seconds / ms / µs / ns as numbers or digit strings, told apart by magnitude (right for
+any date from 1973 to 5138); and a few common non-ISO forms (Apache/nginx ``01/May/2024:12:00:00
++0000``, RFC 2822, ``2024/05/01 12:00:00``, ``… +0200``/``… UTC`` after a space). A time without
+an offset is read in the configured zone (default UTC).
+
+The first candidate field that parses wins and is removed from the app namespace; others stay.
+If none parses, ``@timestamp`` stays the read time (``event.created``) and the event is tagged
+``_timestamp_missing`` (no candidate) or ``_timestampparsefailure`` (the value stays under the app
+namespace). Times before 1970 count as unparsable: they are placeholders (Go's zero time), and a
+daily index dated decades ago would be deleted by retention at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from pipelines import tags as T
+from pipelines._model import StageModel
+from pipelines._paths import add_tag
+from pipelines._time import (
+    MAX_EPOCH_US,
+    MIN_EPOCH_US,
+    UtcFormatter,
+    datetime_to_epoch_us,
+    epoch_number_to_us,
+    epoch_s_to_us,
+)
+from pipelines.context import PipelineContext
+from pipelines.types import Event
+
+__all__ = ["DEFAULT_TIMESTAMP_FIELDS", "Timestamp", "TimestampConfig"]
+
+DEFAULT_TIMESTAMP_FIELDS: Final = ("@timestamp", "timestamp", "time", "ts", "asctime", "datetime")
+"""Tried in this order; ``timestamp`` (python-json-logger's ``timestamp=True``, zoned) comes
+before ``asctime`` (local time without a zone)."""
+
+# Tried only after ISO 8601 and epoch numbers failed, so they cost nothing on ordinary lines.
+_FALLBACK_FORMATS: Final = (
+    "%d/%b/%Y:%H:%M:%S %z",  # Apache / nginx access logs
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S %z",
+    "%Y-%m-%d %H:%M:%S.%f %z",
+    "%Y-%m-%d %H:%M:%S,%f %z",
+    "%a, %d %b %Y %H:%M:%S %z",  # RFC 2822 (HTTP dates, e-mail)
+    "%d %b %Y %H:%M:%S %z",
+)
+_UTC_SUFFIXES: Final = (" UTC", " GMT", " utc", " gmt")
+
+
+class TimestampConfig(StageModel):
+    """Find the line's own time and normalise it to UTC ``@timestamp``."""
+
+    type: Literal["timestamp"] = "timestamp"
+    fields: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_TIMESTAMP_FIELDS),
+        description=(
+            "Top-level keys of the line that may hold its time, tried in order; the first that "
+            "parses wins."
+        ),
+    )
+    formats: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Explicit `strptime` formats, tried before the automatic ones (e.g. "
+            "`%d.%m.%Y %H:%M:%S`). Slower than ISO 8601; use only for what auto-detection misses."
+        ),
+    )
+    timezone: str = Field(
+        "UTC", description="IANA zone (e.g. `Europe/Berlin`) for times written without an offset."
+    )
+    precision: Literal["ms", "us"] = Field(
+        "ms",
+        description=(
+            "Fraction digits of `@timestamp`: `ms` fits Elasticsearch's `date` type; `us` needs "
+            "`date_nanos` to be kept."
+        ),
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        _zone(name)
+        return name
+
+    @field_validator("formats")
+    @classmethod
+    def _directives(cls, formats: list[str]) -> list[str]:
+        for fmt in formats:
+            if "%" not in fmt:
+                raise ValueError(f"{fmt!r} has no strptime directive (like %Y)")
+        return formats
+
+    @field_validator("fields")
+    @classmethod
+    def _non_empty_keys(cls, fields: list[str]) -> list[str]:
+        if any(not key for key in fields):
+            raise ValueError("field names must not be empty")
+        return fields
+
+
+def _zone(name: str) -> tzinfo:
+    if name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return UTC  # faster than ZoneInfo("UTC") and the same
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (expected an IANA name)") from exc
+
+
+def common_iso_shape(text: str) -> tuple[str, bool, str] | None:
+    """``(date-time head, is UTC, fraction digits)`` of the usual ISO shapes, else ``None``."""
+    if len(text) < 19 or text[13] != ":" or text[16] != ":" or text[10] not in "T ":
+        return None
+    rest = text[19:]
+    utc = False
+    if rest.endswith("Z"):
+        utc, rest = True, rest[:-1]
+    elif rest.endswith("+00:00"):
+        utc, rest = True, rest[:-6]
+    if not rest:
+        return text[:19], utc, ""
+    digits = rest[1:]
+    if rest[0] not in ".," or not (digits.isdigit() and digits.isascii()):
+        return None
+    return text[:19], utc, digits
+
+
+class TimestampParser:
+    """Reads one timestamp value (string or number) as epoch microseconds, or ``None``."""
+
+    __slots__ = ("_formats", "_seconds", "_zone")
+
+    def __init__(self, zone: tzinfo = UTC, formats: Sequence[str] = ()) -> None:
+        self._zone = zone
+        self._formats = tuple(formats)
+        # "YYYY-MM-DD HH:MM:SS" (+ whether it was UTC) → epoch seconds: lines share their second.
+        self._seconds: dict[tuple[str, bool], int] = {}
+
+    def __call__(self, value: object) -> int | None:
+        """Epoch µs of ``value``; ``None`` if it is not a (plausible) time."""
+        kind = type(value)
+        if kind is str:
+            if not self._formats:  # the usual case first, one call deep
+                fast = self._common_iso(value)  # type: ignore[arg-type]
+                if fast is not None:
+                    return fast
+            return self._from_string(value)  # type: ignore[arg-type]
+        if kind is int or kind is float:  # not bool: type(True) is bool
+            return epoch_number_to_us(value)  # type: ignore[arg-type]
+        return None
+
+    def _from_string(self, text: str) -> int | None:
+        for fmt in self._formats:
+            try:
+                return self._epoch_us(datetime.strptime(text, fmt))
+            except ValueError:
+                continue
+        fast = self._common_iso(text)
+        if fast is not None:
+            return fast
+        try:
+            return self._epoch_us(datetime.fromisoformat(text))
+        except ValueError:
+            return self._from_unusual(text.strip())
+
+    def _common_iso(self, text: str) -> int | None:
+        """The usual shapes, without datetime: ``2024-05-01 12:00:00,123`` (asctime),
+        ``2024-05-01T12:00:00.123456Z``, ``…+00:00``; ``None`` means "take the general path"."""
+        shape = common_iso_shape(text)
+        if shape is None:
+            return None
+        head, utc, digits = shape
+        seconds = self.head_seconds(head, utc)
+        if seconds is None:
+            return None
+        return seconds * 1_000_000 + (int((digits + "00000")[:6]) if digits else 0)
+
+    def head_seconds(self, head: str, utc: bool) -> int | None:
+        """Epoch seconds of ``YYYY-MM-DD?HH:MM:SS`` (UTC, or else in the zone), cached."""
+        key = (head, utc)
+        seconds = self._seconds.get(key)
+        if seconds is None:
+            try:
+                moment = datetime.fromisoformat(head)
+                if utc:
+                    moment = moment.replace(tzinfo=UTC)
+                seconds = self._epoch_us(moment) // 1_000_000
+            except ValueError:
+                return None
+            if len(self._seconds) >= 4096:
+                self._seconds.clear()
+            self._seconds[key] = seconds
+        return seconds
+
+    def _from_unusual(self, text: str) -> int | None:
+        if text[:1].isdigit() and text.replace(".", "", 1).isdigit():
+            number = float(text) if "." in text else int(text)
+            return epoch_number_to_us(number)
+        candidates = [text]
+        if text.endswith(_UTC_SUFFIXES):
+            candidates.append(text[:-4] + " +0000")
+            candidates.append(text[:-4] + "+00:00")
+        if "t" in text or "z" in text:
+            candidates.append(text.upper())  # RFC 3339 allows a lower-case t and z
+        for candidate in candidates:
+            try:
+                return self._epoch_us(datetime.fromisoformat(candidate))
+            except ValueError:
+                pass
+            for fmt in _FALLBACK_FORMATS:
+                try:
+                    return self._epoch_us(datetime.strptime(candidate, fmt))
+                except ValueError:
+                    pass
+        return None
+
+    def _epoch_us(self, moment: datetime) -> int:
+        """Raises ``ValueError`` when out of range, so callers treat it like a bad format."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self._zone)
+        try:
+            us = datetime_to_epoch_us(moment)
+        except OverflowError as exc:
+            raise ValueError("out of range") from exc
+        if not MIN_EPOCH_US <= us <= MAX_EPOCH_US:
+            raise ValueError("out of range")
+        return us
+
+
+class Timestamp:
+    """The ``timestamp`` stage."""
+
+    __slots__ = ("_fields", "_format", "_micros", "_namespace", "_now", "_parse", "_prefixes")
+
+    def __init__(
+        self, config: TimestampConfig | None = None, context: PipelineContext | None = None
+    ) -> None:
+        config = config or TimestampConfig()
+        context = context or PipelineContext()
+        self._fields = tuple(dict.fromkeys(config.fields))
+        self._parse = TimestampParser(_zone(config.timezone), config.formats)
+        self._format = UtcFormatter(config.precision).format
+        self._micros = config.precision == "us"
+        self._namespace = context.namespace
+        self._now = context.now
+        # Fast path, no strptime formats configured: (head, is UTC) → UTC "YYYY-MM-DDTHH:MM:SS".
+        self._prefixes: dict[tuple[str, bool], str] | None = None if config.formats else {}
+
+    def __call__(self, event: Event) -> Event:
+        """Set ``@timestamp`` from the line, or keep the read time and say why."""
+        app = event.get(self._namespace)
+        found = False
+        if type(app) is dict:
+            for key in self._fields:
+                value = app.get(key)
+                if value is None:
+                    continue
+                text = self._normalise_common(value) if type(value) is str else None
+                if text is None:
+                    us = self._parse(value)
+                    if us is not None:
+                        text = self._format(us)
+                if text is not None:
+                    event["@timestamp"] = text
+                    del app[key]
+                    if not app:
+                        del event[self._namespace]
+                    return event
+                found = True
+        add_tag(event, T.TIMESTAMP_PARSE_FAILURE if found else T.TIMESTAMP_MISSING)
+        if "@timestamp" not in event:  # parse sets the read time; a hand-made event may lack it
+            created = event.get("event", {}).get("created")
+            event["@timestamp"] = created or self._format(epoch_s_to_us(self._now()))
+        return event
+
+    def _normalise_common(self, text: str) -> str | None:
+        """The usual ISO shapes straight to the output string (no epoch arithmetic)."""
+        prefixes = self._prefixes
+        if prefixes is None:
+            return None
+        shape = common_iso_shape(text)
+        if shape is None:
+            return None
+        head, utc, digits = shape
+        prefix = prefixes.get((head, utc))
+        if prefix is None:
+            seconds = self._parse.head_seconds(head, utc)
+            if seconds is None:
+                return None
+            prefix = self._format(seconds * 1_000_000)[:19]
+            if len(prefixes) >= 4096:
+                prefixes.clear()
+            prefixes[(head, utc)] = prefix
+        if self._micros:
+            return f"{prefix}.{(digits + '000000')[:6]}Z"
+        return f"{prefix}.{(digits + '000')[:3]}Z"

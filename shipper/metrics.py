@@ -1,0 +1,101 @@
+"""The shipper's Prometheus metrics: its own pipeline, and the application's, derived from the logs."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from pipelines.metrics import APP_HTTP_REQUEST_DURATION, APP_HTTP_REQUESTS, APP_LOG_EVENTS
+
+__all__ = ["ShipperMetrics"]
+
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+
+
+class ShipperMetrics:
+    """Every metric of one shipper, in its own registry (tests may run several)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        p = "logferry_shipper_"
+        self.lines_read = Counter(f"{p}lines_read", "Lines read from log files.", registry=r)
+        self.bytes_read = Counter(
+            f"{p}read_bytes", "Bytes of lines read from log files.", registry=r
+        )
+        self.events_published = Counter(
+            f"{p}events_published", "Events the output acknowledged.", registry=r
+        )
+        self.events_failed = Counter(
+            f"{p}events_failed",
+            "Events in publish attempts that failed (they are retried).",
+            registry=r,
+        )
+        self.events_filtered = Counter(
+            f"{p}events_filtered",
+            "Events dropped on purpose by a pipeline filter.",
+            ["reason"],
+            registry=r,
+        )
+        self.parse_problems = Counter(
+            f"{p}parse_problems", "Events shipped with a problem tag.", ["tag"], registry=r
+        )
+        self.publish_latency = Histogram(
+            f"{p}publish_latency_seconds",
+            "From handing a batch to the output to its acknowledgement.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.file_lag = Gauge(
+            f"{p}file_lag_bytes", "File size minus the acknowledged offset.", ["path"], registry=r
+        )
+        self.open_files = Gauge(f"{p}open_files", "Files being tailed.", registry=r)
+        self.checkpoint_age = Gauge(
+            f"{p}checkpoint_age_seconds",
+            "Seconds since the checkpoint was last written.",
+            registry=r,
+        )
+        self.queue_batches = Gauge(
+            f"{p}queue_batches", "Batches read and waiting for the output.", registry=r
+        )
+        self.output_up = Gauge(
+            f"{p}output_up",
+            "1 when the last attempt to reach the output succeeded.",
+            ["output"],
+            registry=r,
+        )
+        # The application's metrics: names, labels and buckets come from the pure extractor.
+        self.app_requests = Counter(
+            _base(APP_HTTP_REQUESTS.name),
+            APP_HTTP_REQUESTS.help,
+            APP_HTTP_REQUESTS.labels,
+            registry=r,
+        )
+        self.app_request_duration = Histogram(
+            APP_HTTP_REQUEST_DURATION.name,
+            APP_HTTP_REQUEST_DURATION.help,
+            APP_HTTP_REQUEST_DURATION.labels,
+            buckets=APP_HTTP_REQUEST_DURATION.buckets,
+            registry=r,
+        )
+        self.app_log_events = Counter(
+            _base(APP_LOG_EVENTS.name), APP_LOG_EVENTS.help, APP_LOG_EVENTS.labels, registry=r
+        )
+
+
+def _base(counter_name: str) -> str:
+    # prometheus-client appends _total itself.
+    return counter_name.removesuffix("_total")

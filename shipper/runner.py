@@ -1,0 +1,282 @@
+"""`shipper run`: source -> pipeline -> sink, with bounded buffering, ordered acks and checkpoints.
+
+Flow: the file source emits batches of lines into a bounded queue (a full queue pauses reading,
+so the log file is the buffer while the output is slow or down). The publisher transforms a batch
+and hands it to the sink; up to `max_in_flight_batches` are in flight. The settler waits for
+them *in order* and only then acknowledges their offsets to the source, so the checkpoint never
+passes a line the output has not acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipelines.types import RawLine
+from shipper.checkpoint import CheckpointStore
+from shipper.config import ShipperConfig, load_config
+from shipper.http import StatusServer
+from shipper.metrics import ShipperMetrics
+from shipper.pipeline import EventEncoder
+from shipper.sinks import OutgoingEvent, Sink, SinkError, build_sink
+from shipper.sources import FileSource
+
+__all__ = ["Shipper"]
+
+log = logging.getLogger("logferry.shipper")
+
+_END = object()
+
+
+class Shipper:
+    """One running shipper. `run()` returns the process exit code."""
+
+    def __init__(
+        self,
+        config: ShipperConfig,
+        *,
+        config_path: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        metrics: ShipperMetrics | None = None,
+    ) -> None:
+        self.config = config
+        self._config_path = config_path
+        self._overrides = dict(overrides or {})
+        self.metrics = metrics or ShipperMetrics()
+        self._store = CheckpointStore(config.state_dir)
+        self.source = FileSource(config.input, self._store.load())
+        self._encoder = EventEncoder(config, self.metrics)
+        self._sink: Sink = build_sink(config.output.url, config.output.kafka)
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=config.queue_batches)
+        self._in_flight: asyncio.Queue[Any] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(config.max_in_flight_batches)
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._pending_config: ShipperConfig | None = None
+        self._last_saved: dict[str, Any] = {}
+        self._saved_at = time.monotonic()
+        self._server = StatusServer(config.metrics_addr, self.metrics.registry, self._readiness)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Ship until SIGTERM/SIGINT, then drain, checkpoint and return 0."""
+        await self._server.start()
+        self._install_signal_handlers()
+        log.info(
+            "shipper started",
+            extra={
+                "paths": self.config.input.paths,
+                "output": self._sink.name,
+                "metrics": self.config.metrics_addr,
+            },
+        )
+        reader = asyncio.create_task(self._read(), name="reader")
+        publisher = asyncio.create_task(self._publish(), name="publisher")
+        settler = asyncio.create_task(self._settle(), name="settler")
+        checkpointer = asyncio.create_task(self._checkpoint_loop(), name="checkpointer")
+        connector = asyncio.create_task(self._connect(), name="connector")
+        stop_requested = asyncio.create_task(self._stopping.wait())
+        done, _ = await asyncio.wait(
+            {stop_requested, reader, publisher, settler, checkpointer},
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        crashed = [task for task in done if task is not stop_requested and task.exception()]
+        for task in crashed:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+        self._stopping.set()
+
+        log.info(
+            "stopping: draining in-flight events", extra={"timeout_s": self.config.drain_timeout_s}
+        )
+        self.source.stop()
+        try:
+            if crashed:
+                raise TimeoutError  # nothing to drain through a broken stage
+            async with asyncio.timeout(self.config.drain_timeout_s):
+                await reader
+                await self._queue.put(_END)
+                await publisher
+                await settler
+        except TimeoutError:
+            log.warning("drain timed out: unacknowledged lines are re-read on the next start")
+        tasks = (
+            reader,
+            publisher,
+            settler,
+            checkpointer,
+            connector,
+            stop_requested,
+            *self._deliveries,
+        )
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._save_checkpoint(force=True)
+        await self._sink.close()
+        await self._server.close()
+        log.info("shipper stopped", extra={"checkpoint": str(self._store.path)})
+        return 1 if crashed else 0
+
+    def request_stop(self) -> None:
+        """Begin a graceful stop (what SIGTERM does)."""
+        if self._stopping.is_set():
+            log.warning("second stop request: exiting without draining")
+            self._save_checkpoint(force=True)
+            raise SystemExit(1)
+        self._stopping.set()
+
+    def request_reload(self) -> None:
+        """Re-read the configuration (what SIGHUP does); a bad one is reported and ignored."""
+        try:
+            new = load_config(self._config_path, self._overrides)
+        except Exception as exc:  # any failure keeps the running config
+            log.error("reload failed, keeping the running configuration", extra={"error": str(exc)})
+            return
+        for fixed in ("state_dir", "metrics_addr"):
+            if getattr(new, fixed) != getattr(self.config, fixed):
+                log.warning("reload: %s changes only on restart", fixed)
+        self._pending_config = new
+        self.source.reconfigure(new.input)
+        log.info("reload: new configuration accepted")
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+            loop.add_signal_handler(signal.SIGINT, self.request_stop)
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+
+    # -- the three stages ------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        async def emit(batch: list[RawLine]) -> None:
+            self.metrics.lines_read.inc(len(batch))
+            self.metrics.bytes_read.inc(sum(len(line.data) for line in batch))
+            await self._queue.put(batch)
+            self.metrics.queue_batches.set(self._queue.qsize())
+
+        await self.source.run(emit)
+
+    async def _publish(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            self.metrics.queue_batches.set(self._queue.qsize())
+            if batch is _END:
+                await self._in_flight.put(_END)
+                return
+            if self._pending_config is not None:
+                await self._apply_config(self._pending_config)
+            events = self._encoder.encode(batch)
+            acks = _last_offsets(batch)
+            await self._slots.acquire()
+            delivery = asyncio.create_task(self._deliver(events))
+            self._deliveries.add(delivery)
+            delivery.add_done_callback(self._delivered)
+            await self._in_flight.put((delivery, acks))
+
+    def _delivered(self, delivery: asyncio.Task[None]) -> None:
+        self._deliveries.discard(delivery)
+        self._slots.release()
+
+    async def _settle(self) -> None:
+        while True:
+            item = await self._in_flight.get()
+            if item is _END:
+                return
+            delivery, acks = item
+            await delivery
+            self.source.acknowledge(acks)
+
+    async def _deliver(self, events: list[OutgoingEvent]) -> None:
+        """Publish until acknowledged: retry with capped exponential backoff and jitter."""
+        backoff = 0.1
+        while True:
+            started = time.perf_counter()
+            try:
+                if events:
+                    await self._sink.publish(events)
+            except Exception as exc:  # SinkError, or a bug: either way the batch must not be lost
+                self.metrics.events_failed.inc(len(events))
+                self.metrics.output_up.labels(self._sink.name).set(0)
+                log.warning(
+                    "publish failed, retrying",
+                    exc_info=None if isinstance(exc, SinkError) else exc,
+                    extra={"error": str(exc), "retry_in_s": round(backoff, 2)},
+                )
+                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+                backoff = min(backoff * 2, self.config.retry_backoff_max_s)
+                continue
+            self.metrics.publish_latency.observe(time.perf_counter() - started)
+            self.metrics.events_published.inc(len(events))
+            self.metrics.output_up.labels(self._sink.name).set(1)
+            return
+
+    async def _apply_config(self, new: ShipperConfig) -> None:
+        """Swap pipeline and output between batches; a new output waits for the old one's acks."""
+        self._pending_config = None
+        if (new.output.url, new.output.kafka) != (self.config.output.url, self.config.output.kafka):
+            await asyncio.gather(*self._deliveries)
+            await self._sink.close()
+            self._sink = build_sink(new.output.url, new.output.kafka)
+            log.info("reload: output is now %s", self._sink.name)
+        self._encoder = EventEncoder(new, self.metrics)
+        self.config = new
+
+    async def _connect(self) -> None:
+        """Connect the output early (so /readyz tells the truth before the first line); retry."""
+        backoff = 0.2
+        while not self._sink.healthy:
+            try:
+                await self._sink.start()
+            except SinkError as exc:
+                self.metrics.output_up.labels(self._sink.name).set(0)
+                log.warning("output not reachable yet", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.config.retry_backoff_max_s)
+        self.metrics.output_up.labels(self._sink.name).set(1)
+
+    # -- checkpoints and gauges ------------------------------------------------------------
+
+    async def _checkpoint_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.checkpoint_interval_s)
+            self._save_checkpoint()
+            self._update_gauges()
+
+    def _save_checkpoint(self, *, force: bool = False) -> None:
+        current = self.source.checkpoints()
+        if force or current != self._last_saved:
+            try:
+                self._store.save(current)
+            except OSError as exc:
+                log.error("cannot write the checkpoint", extra={"error": str(exc)})
+                return
+            self._last_saved = current
+            self._saved_at = time.monotonic()
+        self.metrics.checkpoint_age.set(time.monotonic() - self._saved_at)
+
+    def _update_gauges(self) -> None:
+        stats = self.source.stats()
+        self.metrics.open_files.set(stats.open_files)
+        lag_by_path: dict[str, int] = {}
+        for followed in stats.files:  # a rotated file and its successor may share a path
+            lag_by_path[followed.path] = lag_by_path.get(followed.path, 0) + followed.lag_bytes
+        self.metrics.file_lag.clear()
+        for path, lag in lag_by_path.items():
+            self.metrics.file_lag.labels(path).set(lag)
+
+    def _readiness(self) -> dict[str, bool]:
+        return {"output": self._sink.healthy, "running": not self._stopping.is_set()}
+
+
+def _last_offsets(batch: list[RawLine]) -> dict[str, int]:
+    """Per file, the end offset of its last line in *batch* (lines of a file come in order)."""
+    return {line.file_id: line.end_offset for line in batch}

@@ -1,0 +1,61 @@
+"""What the file source reports for metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FileStats", "SourceStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileStats:
+    """One followed file."""
+
+    path: str
+    file_id: str
+    size_bytes: int
+    """Current size (last known size if the descriptor is released)."""
+    read_offset: int
+    """Where the next read starts."""
+    acked_offset: int
+    """Where reading would resume after a restart."""
+    open: bool
+    """A descriptor is held."""
+
+    @property
+    def lag_bytes(self) -> int:
+        """Bytes written but not yet acknowledged by the output."""
+        return max(0, self.size_bytes - self.acked_offset)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStats:
+    """A snapshot of the source. Counters are cumulative since the source was created.
+
+    ``files`` is per path, for logs and debugging; metrics should aggregate it (``lag_bytes_total``,
+    ``lag_bytes_max``) rather than use paths as label values.
+    """
+
+    files: tuple[FileStats, ...]
+    open_files: int
+    """Descriptors held (followed files, plus copies held in case their original is truncated)."""
+    lines_read_total: int
+    bytes_read_total: int
+    partial_lines_total: int
+    """Lines shipped without their newline (``_partial``)."""
+    truncated_lines_total: int
+    """Lines cut to ``max_line_bytes`` (``_truncated``)."""
+    truncations_total: int
+    """Files found truncated (plain truncation or ``copytruncate``) and read again from 0."""
+    files_opened_total: int
+    files_closed_total: int
+
+    @property
+    def lag_bytes_total(self) -> int:
+        """Unacknowledged bytes over all files."""
+        return sum(f.lag_bytes for f in self.files)
+
+    @property
+    def lag_bytes_max(self) -> int:
+        """The largest lag of one file."""
+        return max((f.lag_bytes for f in self.files), default=0)

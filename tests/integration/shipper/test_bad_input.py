@@ -1,0 +1,66 @@
+"""A corpus of bad input: every line is shipped, with a tag naming what was wrong; the shipper lives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.support import ShipperProcess, read_topic, wait_for
+
+FIVE_MIB = 5 * 1024 * 1024
+
+# (line bytes without its newline, tags the event must carry, a check on the message)
+CORPUS: list[tuple[bytes, set[str], str | None]] = [
+    (b'{"message": "caf\xe9 au lait"}', {"_invalid_utf8"}, "caf\ufffd au lait"),
+    (bytes(b for b in range(256) if b != 0x0A), {"_jsonparsefailure", "_invalid_utf8"}, None),
+    (b'{"message": "' + b"x" * FIVE_MIB + b'"}', {"_truncated"}, None),
+    (b"[" * 10_000 + b"]" * 10_000, {"_too_deep"}, None),
+    (b"[1, 2, 3]", {"_not_object"}, "[1, 2, 3]"),
+    (b"42", {"_not_object"}, "42"),
+    (b'"just a string"', {"_not_object"}, "just a string"),
+    (b'{"message": "first", "message": "second"}', set(), "second"),
+    (b'{"message": "not a number", "value": NaN}', {"_jsonparsefailure"}, None),
+    (b'{"message": "windows line"}\r', set(), "windows line"),
+    (b"", {"_empty"}, None),
+    (b"plain text, not JSON at all", {"_jsonparsefailure"}, "plain text, not JSON at all"),
+]
+TAIL_WITHOUT_NEWLINE = b'{"message": "the last line has no newline"}'
+
+
+async def test_every_bad_line_is_shipped_with_its_tag(
+    logs_dir: Path,
+    shipper_factory: Callable[..., ShipperProcess],
+    kafka_bootstrap: str,
+    kafka_topic: str,
+) -> None:
+    log = logs_dir / "app.log"
+    log.write_bytes(b"".join(line + b"\n" for line, _, _ in CORPUS) + TAIL_WITHOUT_NEWLINE)
+    shipper = shipper_factory()
+    shipper.start()
+    expected = len(CORPUS) + 1
+    wait_for(
+        lambda: shipper.metric("logferry_shipper_events_published_total") >= expected, timeout_s=60
+    )
+
+    records = await read_topic(kafka_bootstrap, kafka_topic, expect=expected)
+    assert len(records) == expected
+    by_offset = {int(r.value["log"]["offset"]): r.value for r in records}
+    offset = 0
+    for line, tags, message in CORPUS:
+        event = by_offset[offset]
+        # No line of the corpus has a time of its own; that tag is expected everywhere.
+        found = set(event.get("tags", [])) - {"_timestamp_missing"}
+        assert tags <= found, (line[:60], found)
+        if not tags:
+            assert not found, found
+        if message is not None:
+            assert event["message"] == message
+        offset += len(line) + 1
+    last = by_offset[offset]
+    assert "_partial" in last["tags"]
+    assert last["message"] == "the last line has no newline"
+
+    truncated = by_offset[sum(len(line) + 1 for line, _, _ in CORPUS[:2])]
+    assert len(truncated["message"]) <= 1024 * 1024
+    assert shipper.proc is not None and shipper.proc.poll() is None
+    assert shipper.metric("logferry_shipper_parse_problems_total", tag="_jsonparsefailure") >= 2

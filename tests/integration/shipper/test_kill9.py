@@ -1,0 +1,62 @@
+"""`kill -9` at random moments while lines are written: every line arrives; repeats restart
+exactly at the checkpoint the killed process had written, and carry the same event.id."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.support import LogWriter, ShipperProcess, read_topic, wait_for
+
+
+async def test_kill9_and_restart_loses_nothing_and_repeats_only_after_the_checkpoint(
+    logs_dir: Path,
+    shipper_factory: Callable[..., ShipperProcess],
+    kafka_bootstrap: str,
+    kafka_topic: str,
+) -> None:
+    rng = random.Random(20261123)
+    # Without request ids every event is keyed by its file, so the topic keeps file order in one
+    # partition and each restart shows up as the offsets stepping back.
+    writer = LogWriter(logs_dir / "app.log", rate_per_s=4000, request_ids=False)
+    shipper = shipper_factory(paths=[str(logs_dir / "app.log")])
+    shipper.start()
+    writer.start()
+    checkpoints_at_kill: list[int] = []
+    for _ in range(4):
+        time.sleep(rng.uniform(0.5, 2.5))
+        shipper.kill9()
+        checkpoints_at_kill.append(_checkpointed(shipper))  # exactly what was on disk at the kill
+        shipper.start()
+    time.sleep(1)
+    total = writer.stop()
+    size = (logs_dir / "app.log").stat().st_size
+    wait_for(lambda: _checkpointed(shipper) == size, timeout_s=60)
+
+    records = await read_topic(kafka_bootstrap, kafka_topic, expect=total)
+    seqs = {int(r.value["app"]["seq"]) for r in records}
+    assert seqs == set(range(total)), f"lost: {sorted(set(range(total)) - seqs)[:10]}"
+
+    ids_by_seq: dict[int, set[str]] = defaultdict(set)
+    for record in records:
+        ids_by_seq[int(record.value["app"]["seq"])].add(record.value["event"]["id"])
+        assert record.headers["event.id"].decode() == record.value["event"]["id"]
+    assert all(len(ids) == 1 for ids in ids_by_seq.values()), "a repeated line got a new event.id"
+
+    assert len({r.partition for r in records}) == 1
+    offsets = [int(r.value["log"]["offset"]) for r in sorted(records, key=lambda r: r.offset)]
+    restarts = [offsets[i] for i in range(1, len(offsets)) if offsets[i] <= offsets[i - 1]]
+    # Each restart resumes exactly at the offset the killed process had checkpointed (a kill
+    # right after a checkpoint that covered everything sent repeats nothing, hence <=).
+    assert len(restarts) <= len(checkpoints_at_kill)
+    assert set(restarts) <= set(checkpoints_at_kill), (restarts, checkpoints_at_kill)
+
+
+def _checkpointed(shipper: ShipperProcess) -> int:
+    if not shipper.checkpoint_path.exists():  # killed before its first checkpoint
+        return 0
+    (entry,) = shipper.checkpoint()["files"].values()
+    return int(entry["offset"])

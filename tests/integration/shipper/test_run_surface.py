@@ -1,0 +1,58 @@
+"""What an operator sees: /metrics (valid for promtool), /healthz, /readyz, clean SIGTERM exit."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.support import LogWriter, ShipperProcess, wait_for
+
+
+def test_metrics_health_and_sigterm(
+    logs_dir: Path, shipper_factory: Callable[..., ShipperProcess]
+) -> None:
+    writer = LogWriter(logs_dir / "app.log")
+    writer.write(1000)
+    shipper = shipper_factory()
+    shipper.start()
+    wait_for(lambda: shipper.metric("logferry_shipper_events_published_total") == 1000)
+
+    base = f"http://127.0.0.1:{shipper.metrics_port}"
+    assert urllib.request.urlopen(f"{base}/healthz", timeout=5).status == 200
+    assert urllib.request.urlopen(f"{base}/readyz", timeout=5).status == 200
+    metrics = shipper.metrics()
+    assert shipper.metric("logferry_shipper_lines_read_total") == 1000
+    assert 'app_log_events_total{level="info",service="orders"} 1000.0' in metrics
+    assert "logferry_shipper_publish_latency_seconds_bucket" in metrics
+
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool comes with Debian's prometheus package"
+    check = subprocess.run(
+        [promtool, "check", "metrics"], input=metrics, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    assert shipper.stop() == 0
+    (entry,) = shipper.checkpoint()["files"].values()
+    assert entry["offset"] == (logs_dir / "app.log").stat().st_size
+
+
+def test_readyz_is_503_while_the_output_is_unreachable(
+    logs_dir: Path, shipper_factory: Callable[..., ShipperProcess]
+) -> None:
+    from tests.integration.support import free_port
+
+    shipper = shipper_factory(output={"url": f"kafka://127.0.0.1:{free_port()}/nowhere"})
+    shipper.start()
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{shipper.metrics_port}/readyz", timeout=5)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 503
+        assert b'"output":false' in exc.read()
+    else:
+        raise AssertionError("/readyz answered 200 with no output")
+    assert shipper.stop() == 0

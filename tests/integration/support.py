@@ -1,0 +1,255 @@
+"""Helpers for integration tests that run the real `shipper` process against the real Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Record:
+    """One Kafka record as the shipper wrote it."""
+
+    key: bytes
+    value: dict[str, Any]
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, expect: int, timeout_s: float = 60.0, idle_s: float = 3.0
+) -> list[Record]:
+    """Every record of *topic*: waits for at least *expect*, then for *idle_s* of quiet (to catch extras)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
+        ]
+        if not partitions:
+            await consumer._client.force_metadata_update()  # topic created after start
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            got = [r for rs in batch.values() for r in rs]
+            if got:
+                quiet_since = time.monotonic()
+                records.extend(
+                    Record(r.key, orjson.loads(r.value), dict(r.headers), r.partition, r.offset)
+                    for r in got
+                )
+            elif len(records) >= expect and time.monotonic() - quiet_since >= idle_s:
+                break
+        return records
+    finally:
+        await consumer.stop()
+
+
+class LogWriter:
+    """Appends numbered python-json-logger-style lines to a file from a thread, at a steady rate."""
+
+    def __init__(
+        self, path: Path, *, rate_per_s: float = 2000, start: int = 0, request_ids: bool = True
+    ) -> None:
+        self.path = path
+        self.request_ids = request_ids
+        self.rate = rate_per_s
+        self.next = start
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lock = (
+            threading.Lock()
+        )  # held while writing a burst: rotation code may take it to race precisely
+
+    def line(self, n: int) -> bytes:
+        record: dict[str, Any] = {
+            "asctime": "2026-11-23 08:00:00,123",
+            "levelname": "INFO",
+            "name": "app.orders",
+            "message": f"line {n}",
+            "seq": n,
+        }
+        if self.request_ids:
+            record["request_id"] = f"req-{n % 97}"
+        return orjson.dumps(record) + b"\n"
+
+    def write(self, count: int) -> None:
+        """Write *count* lines now (appending, reopening the path each burst like a logger after rotation)."""
+        with self.lock, self.path.open("ab") as handle:
+            handle.write(b"".join(self.line(n) for n in range(self.next, self.next + count)))
+            self.next += count
+
+    def start(self) -> None:
+        def loop() -> None:
+            burst = max(1, int(self.rate / 50))
+            while not self._stop.is_set():
+                self.write(burst)
+                time.sleep(burst / self.rate)
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stop writing; the number of lines written so far."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        return self.next
+
+
+@dataclass
+class ShipperProcess:
+    """A real `shipper run` process with its own config file, state dir and metrics port."""
+
+    workdir: Path
+    config: dict[str, Any]
+    metrics_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "shipper.yml"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "shipper.log"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.workdir / "state" / "checkpoints.json"
+
+    def write_config(self, config: dict[str, Any] | None = None) -> None:
+        if config is not None:
+            self.config = config
+        merged = {
+            "state_dir": str(self.workdir / "state"),
+            "metrics_addr": f"127.0.0.1:{self.metrics_port}",
+            **self.config,
+        }
+        self.config_path.write_text(yaml.safe_dump(merged))
+
+    def start(self) -> None:
+        self.write_config()
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "shipper", "run", "--config", str(self.config_path)],
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"shipper exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
+                )
+            try:
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=1
+                ).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(
+            f"shipper not healthy in {timeout_s}s:\n{self.log_path.read_text()[-3000:]}"
+        )
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill9(self) -> None:
+        self.signal(signal.SIGKILL)
+        self.wait()
+
+    def stop(self, timeout_s: float = 60.0) -> int:
+        """SIGTERM and wait; the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.signal(signal.SIGTERM)
+        return self.wait(timeout_s)
+
+    def wait(self, timeout_s: float = 60.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout_s)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
+        ) as response:
+            body: str = response.read().decode()
+            return body
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The value of one sample (0 when absent)."""
+        wanted = name + (
+            "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else ""
+        )
+        for line in self.metrics().splitlines():
+            if line.startswith(wanted + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def rss_bytes(self) -> int:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def checkpoint(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.checkpoint_path.read_text())
+        return loaded
+
+
+def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.2) -> None:
+    """Poll *predicate* until true; fail after *timeout_s*."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s")
+
+
+def run(coro: Any) -> Any:
+    """Run a coroutine from a synchronous test."""
+    return asyncio.run(coro)

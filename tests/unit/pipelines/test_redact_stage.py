@@ -1,0 +1,223 @@
+"""redact: secrets and personal data never leave the process; order numbers do."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines import Pipeline, tags
+from pipelines.redact import Redact, RedactConfig, luhn_valid
+from shipper.errors import ConfigError
+
+VISA = "4111111111111111"
+AMEX = "378282246310005"
+
+
+def redact(app: dict[str, Any], config: RedactConfig | None = None, **event: Any) -> dict[str, Any]:
+    return Redact(config)({"app": app, **event})
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "password",
+        "db_password",
+        "passwd",
+        "PASSWORD",
+        "pwd",
+        "secret",
+        "client_secret",
+        "token",
+        "access_token",
+        "accessToken",
+        "csrf-token",
+        "api_key",
+        "apiKey",
+        "X-Api-Key",
+        "Authorization",
+        "proxy_authorization",
+        "cookie",
+        "Set-Cookie",
+        "credentials",
+        "private_key",
+        "card_number",
+        "cvv",
+    ],
+)
+def test_sensitive_keys(key: str) -> None:
+    event = redact({key: "s3cr3t-value", "other": "fine"})
+    assert event["app"] == {key: "[REDACTED]", "other": "fine"}
+    assert event["tags"] == [tags.REDACTED]
+
+
+@pytest.mark.parametrize(
+    "key", ["max_tokens", "token_count", "keyboard", "passenger", "author", "monkey"]
+)
+def test_keys_that_only_look_sensitive(key: str) -> None:
+    event = redact({key: "value"})
+    assert event["app"] == {key: "value"}
+    assert "tags" not in event
+
+
+def test_nested_and_any_type() -> None:
+    event = redact(
+        {
+            "request": {"headers": {"Authorization": "Bearer x", "Accept": "json"}},
+            "items": [{"password": 1234}, {"ok": "yes"}],
+            "secret": {"a": 1},
+            "token": None,
+            "is_secret": True,
+        }
+    )
+    assert event["app"] == {
+        "request": {"headers": {"Authorization": "[REDACTED]", "Accept": "json"}},
+        "items": [{"password": "[REDACTED]"}, {"ok": "yes"}],
+        "secret": "[REDACTED]",
+        "token": None,
+        "is_secret": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail bob.smith+x@example.co.uk now", "mail [REDACTED:email] now"),
+        ("Authorization: Bearer abcdef0123456789.xyz", "Authorization: Bearer [REDACTED:token]"),
+        ("auth=Basic dXNlcjpwYXNzd29yZA==", "auth=Basic [REDACTED:token]"),
+        ("GET /cb?api_key=abc123&x=1", "GET /cb?api_key=[REDACTED:token]&x=1"),
+        ("password: hunter2 ok", "password: [REDACTED:token] ok"),
+        ('{"token": "t0k"}', '{"token": "[REDACTED:token]"}'),
+        ("key sk_live_4eC39HqLyjWDarjtT1zdp7dc used", "key [REDACTED:token] used"),
+        ("AKIAIOSFODNN7EXAMPLE", "[REDACTED:token]"),
+        ("ghp_" + "a" * 36, "[REDACTED:token]"),
+        (
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "[REDACTED:token]",
+        ),
+        ("postgres://app:s3cret@db:5432/x", "postgres://app:[REDACTED:token]@db:5432/x"),
+        (f"card {VISA} charged", "card [REDACTED:card] charged"),
+        ("card 4111 1111 1111 1111 charged", "card [REDACTED:card] charged"),
+        ("card 4111-1111-1111-1111", "card [REDACTED:card]"),
+        (f"amex {AMEX[:4]} {AMEX[4:10]} {AMEX[10:]}", "amex [REDACTED:card]"),
+        (f"2024-05-01 {VISA}", "2024-05-01 [REDACTED:card]"),
+    ],
+)
+def test_values(text: str, expected: str) -> None:
+    event = redact({"message": text})
+    assert event["app"]["message"] == expected
+    assert event["tags"] == [tags.REDACTED]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 4111111111111112 shipped",  # fails Luhn
+        "order 1234567890123452 shipped",  # Luhn-valid, but no card starts with 1
+        "ts 1714564800123 ms",
+        "2024-05-01 12:00:00,123",
+        "no secrets here: status=ok",
+        "the key to success",
+        "an @ sign alone",
+        "GET /api/orders/12345 200",
+    ],
+)
+def test_values_left_alone(text: str) -> None:
+    event = redact({"message": text})
+    assert event["app"]["message"] == text
+    assert "tags" not in event
+
+
+def test_card_numbers_as_integers() -> None:
+    assert redact({"n": int(VISA)})["app"]["n"] == "[REDACTED:card]"
+    assert redact({"n": 4111111111111112})["app"]["n"] == 4111111111111112
+
+
+def _luhn_complete(prefix: str) -> str:
+    for check in "0123456789":
+        if luhn_valid(prefix + check):
+            return prefix + check
+    raise AssertionError
+
+
+@given(st.integers(12, 18), st.sampled_from("3456"), st.randoms(use_true_random=False))
+def test_luhn_valid_cards_are_redacted(length: int, first: str, rng: random.Random) -> None:
+    card = _luhn_complete(first + "".join(rng.choice("0123456789") for _ in range(length - 1)))
+    event = redact({"message": f"paid with {card}."})
+    assert event["app"]["message"] == "paid with [REDACTED:card]."
+
+
+@given(st.integers(12, 18), st.randoms(use_true_random=False))
+def test_non_luhn_numbers_are_kept(length: int, rng: random.Random) -> None:
+    number = "4" + "".join(rng.choice("0123456789") for _ in range(length))
+    if luhn_valid(number):
+        number = number[:-1] + str((int(number[-1]) + 1) % 10)
+    event = redact({"message": f"order {number}"})
+    assert event["app"]["message"] == f"order {number}"
+
+
+def test_skip_fields_are_not_scanned() -> None:
+    event = Redact()({"@timestamp": "x", "event": {"id": VISA}, "message": "bob@example.com"})
+    assert event["event"]["id"] == VISA
+    assert event["message"] == "[REDACTED:email]"
+
+
+def test_switches_and_extras() -> None:
+    config = RedactConfig(
+        emails=False,
+        cards=False,
+        tokens=False,
+        sensitive_keys=False,
+        extra_key_patterns=["^session_id$"],
+        extra_patterns={"iban": r"\bDE\d{20}\b"},
+        replacement="***",
+    )
+    event = redact(
+        {
+            "message": f"bob@example.com {VISA} token=x DE89370400440532013000",
+            "password": "p",
+            "session_id": "s",
+        },
+        config,
+    )
+    assert event["app"] == {
+        "message": f"bob@example.com {VISA} token=x ***:iban",
+        "password": "p",
+        "session_id": "***",
+    }
+
+
+def test_repeated_strings_are_remembered_but_still_redacted_when_needed() -> None:
+    stage = Redact()
+    for _ in range(3):
+        assert stage({"message": "plain"})["message"] == "plain"
+        assert stage({"message": "x@example.com"})["message"] == "[REDACTED:email]"
+
+
+def test_huge_values_are_linear() -> None:
+    text = "a" * 500_000 + "@" + "b" * 500_000  # would be quadratic with a naive e-mail regex
+    assert redact({"message": text})["app"]["message"] == text
+
+
+@given(st.text(max_size=200))
+def test_never_raises(text: str) -> None:
+    redact({"message": text, "nested": [text, {"token": text}]})
+
+
+@pytest.mark.parametrize(
+    ("stage", "key"),
+    [
+        ({"extra_patterns": {"Bad Name": "x"}}, "extra_patterns"),
+        ({"extra_patterns": {"empty": "x*"}}, "extra_patterns"),
+        ({"extra_patterns": {"bad": "("}}, "extra_patterns"),
+        ({"extra_key_patterns": ["("]}, "extra_key_patterns"),
+        ({"skip_fields": ["a..b"]}, "skip_fields"),
+        ({"emails": "maybe"}, "emails"),
+    ],
+)
+def test_bad_config(stage: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"pipeline\[0\]\.{key}"):
+        Pipeline.from_config([{"type": "redact", **stage}])

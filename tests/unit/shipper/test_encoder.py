@@ -1,0 +1,103 @@
+"""The runtime's side of the transforms: serialising, keys, oversize events, a failing stage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from pipelines.types import RawLine
+from shipper.config import load_config
+from shipper.metrics import ShipperMetrics
+from shipper.pipeline import PIPELINE_ERROR_TAG, EventEncoder
+
+
+def _raw(data: bytes, offset: int = 0) -> RawLine:
+    return RawLine(
+        data=data,
+        path="/var/log/app.log",
+        file_id="f1",
+        offset=offset,
+        end_offset=offset + len(data) + 1,
+    )
+
+
+def _encoder(**config: Any) -> tuple[EventEncoder, ShipperMetrics]:
+    metrics = ShipperMetrics()
+    return EventEncoder(load_config(overrides=config, environ={}), metrics), metrics
+
+
+def _sample(metrics: ShipperMetrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
+    return value or 0.0
+
+
+def test_events_are_keyed_by_trace_id_else_by_file() -> None:
+    encoder, _ = _encoder()
+    with_trace, without = encoder.encode(
+        [
+            _raw(b'{"message": "a", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}'),
+            _raw(b'{"message": "b"}', 60),
+        ]
+    )
+    assert with_trace.key == b"4bf92f3577b34da6a3ce929d0e0e4736"
+    assert without.key == b"f1"
+    assert orjson.loads(without.value)["event"]["id"] == without.event_id != with_trace.event_id
+
+
+def test_app_metrics_and_problem_tags_are_counted() -> None:
+    encoder, metrics = _encoder(service={"name": "orders"})
+    encoder.encode(
+        [
+            _raw(
+                b'{"levelname": "ERROR", "message": "boom", "method": "GET", "status": 503, "duration_ms": 20}'
+            ),
+            _raw(b"not json", 100),
+        ]
+    )
+    assert _sample(metrics, "app_log_events_total", service="orders", level="error") == 1
+    assert (
+        _sample(
+            metrics, "app_http_requests_total", service="orders", method="GET", status_class="5xx"
+        )
+        == 1
+    )
+    assert _sample(metrics, "logferry_shipper_parse_problems_total", tag="_jsonparsefailure") == 1
+
+
+def test_an_event_too_big_for_the_output_is_cut_and_tagged() -> None:
+    encoder, _ = _encoder(output={"max_event_bytes": 64 * 1024})
+    (out,) = encoder.encode([_raw(b'{"message": "' + b"x" * 200_000 + b'", "order": 7}')])
+    event = orjson.loads(out.value)
+    assert len(out.value) <= 64 * 1024
+    assert "_truncated" in event["tags"]
+    assert event["message"].startswith("xxxx")
+    assert event["app"]["order"] == 7
+
+
+def test_a_failing_stage_ships_the_raw_line_tagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder, metrics = _encoder()
+
+    def broken(raw: RawLine) -> Any:
+        raise RuntimeError("bug in a stage")
+
+    monkeypatch.setattr(encoder, "_pipeline", broken)
+    (out,) = encoder.encode([_raw(b'{"message": "still here"}')])
+    event = orjson.loads(out.value)
+    assert event["message"] == '{"message": "still here"}'
+    assert PIPELINE_ERROR_TAG in event["tags"]
+    assert event["error"]["message"] == "bug in a stage"
+    assert _sample(metrics, "logferry_shipper_parse_problems_total", tag=PIPELINE_ERROR_TAG) == 1
+
+
+def test_a_drop_filter_is_counted_not_shipped() -> None:
+    stages = [
+        {"type": stage} for stage in ("parse", "timestamp", "redact", "ecs", "correlate", "derive")
+    ]
+    encoder, metrics = _encoder(pipeline=[*stages, {"type": "drop", "levels": ["debug"]}])
+    out = encoder.encode(
+        [_raw(b'{"levelname": "DEBUG", "message": "noise"}'), _raw(b'{"message": "kept"}', 50)]
+    )
+    assert [orjson.loads(o.value)["message"] for o in out] == ["kept"]
+    assert _sample(metrics, "logferry_shipper_events_filtered_total", reason="filtered") == 1

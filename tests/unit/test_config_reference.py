@@ -1,0 +1,19 @@
+"""docs/configuration.md is generated from the config models and must match them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_configuration_reference_is_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, "scripts/config_reference.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
