@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from pipelines.metrics import APP_HTTP_REQUEST_DURATION, APP_HTTP_REQUESTS, APP_LOG_EVENTS
+from pipelines.metrics import (
+    APP_HTTP_REQUEST_DURATION,
+    APP_HTTP_REQUESTS,
+    APP_LOG_EVENTS,
+    HTTP_DURATION_BUCKETS_S,
+)
 
 __all__ = ["ShipperMetrics"]
 
-_LATENCY_BUCKETS = (
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-)
+# Publish latency spans the same 1 ms .. 30 s as request durations.
+_LATENCY_BUCKETS = HTTP_DURATION_BUCKETS_S
 
 
 class ShipperMetrics:

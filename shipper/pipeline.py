@@ -139,8 +139,13 @@ class EventEncoder:
             m.app_log_events.labels(service, level).inc(count)
         for labels, count in requests.items():
             m.app_requests.labels(*labels).inc(count)
+        by_labels: dict[tuple[str, str, str], list[float]] = {}
         for labels, seconds in durations:
-            m.app_request_duration.labels(*labels).observe(seconds)
+            by_labels.setdefault(labels, []).append(seconds)
+        for labels, values in by_labels.items():
+            histogram = m.app_request_duration.labels(*labels)
+            for seconds in values:
+                histogram.observe(seconds)
 
 
 def _raw_event(raw: RawLine, exc: Exception) -> dict[str, Any]:
