@@ -108,17 +108,20 @@ def _published(port: int) -> float:
     return 0.0
 
 
-def run_shipper(name: str, log: Path, output: str, events: int, workdir: Path) -> Result:
+def run_shipper(
+    name: str, log: Path, output: str, events: int, workdir: Path, transform_workers: int
+) -> Result:
     port = _free_port()
-    state = workdir / f"state-{name}"
+    state = workdir / f"state-{port}"
     config = {
+        "transform_workers": transform_workers,
         "input": {"paths": [str(log)]},
         "output": {"url": output},
         "state_dir": str(state),
         "metrics_addr": f"127.0.0.1:{port}",
         "log_level": "warning",
     }
-    config_path = workdir / f"{name}.yml"
+    config_path = workdir / f"shipper-{port}.yml"
     config_path.write_text(yaml.safe_dump(config))
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "shipper", "run", "--config", str(config_path)])
@@ -178,7 +181,16 @@ async def _create_topic(bootstrap: str, topic: str) -> None:
     help="Bootstrap servers.",
 )
 @click.option("--skip-kafka", is_flag=True, help="Only (b) and (c), for machines without Kafka.")
-def main(lines: int, kafka: str, skip_kafka: bool) -> None:
+@click.option(
+    "--transform-workers",
+    "workers",
+    multiple=True,
+    type=int,
+    default=(0, 1),
+    show_default=True,
+    help="transform_workers settings to measure (repeatable).",
+)
+def main(lines: int, kafka: str, skip_kafka: bool, workers: tuple[int, ...]) -> None:
     """Measure (a) tail->transforms->Kafka, (b) tail->transforms->file, (c) an orjson.loads loop."""
     with tempfile.TemporaryDirectory(prefix="bench-shipper-") as tmp:
         workdir = Path(tmp)
@@ -187,23 +199,17 @@ def main(lines: int, kafka: str, skip_kafka: bool) -> None:
         size = generate(log, lines)
         click.echo(f"{size / 2**20:.0f} MiB, {size / lines:.0f} B/line", err=True)
         results = [run_ceiling(log, lines)]
-        results.append(
-            run_shipper(
-                "(b) tail->transforms->file",
-                log,
-                f"file://{workdir / 'out.ndjson'}",
-                lines,
-                workdir,
-            )
-        )
-        if not skip_kafka:
-            topic = f"bench-{uuid.uuid4().hex[:8]}"
-            asyncio.run(_create_topic(kafka, topic))
-            results.append(
-                run_shipper(
-                    "(a) tail->transforms->Kafka", log, f"kafka://{kafka}/{topic}", lines, workdir
+        for count in workers:
+            suffix = f", {count} worker{'s' if count != 1 else ''}"
+            sink = f"file://{workdir / f'out-{count}.ndjson'}"
+            results.append(run_shipper(f"(b) ->file{suffix}", log, sink, lines, workdir, count))
+            if not skip_kafka:
+                topic = f"bench-{uuid.uuid4().hex[:8]}"
+                asyncio.run(_create_topic(kafka, topic))
+                target = f"kafka://{kafka}/{topic}"
+                results.append(
+                    run_shipper(f"(a) ->Kafka{suffix}", log, target, lines, workdir, count)
                 )
-            )
         ceiling = results[0].events_per_s
         click.echo(
             f"\n{'run':<30}{'events/s':>12}{'MiB/s':>8}{'CPU s/100k':>12}{'peak RSS MiB':>14}{'vs (c)':>8}"

@@ -2,4 +2,5 @@
 
 from shipper.cli import main
 
-main()
+if __name__ == "__main__":  # transform workers start by spawning: importing must not run the CLI
+    main()

@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import orjson
 import yaml
@@ -23,10 +23,14 @@ __all__ = [
     "ShipperConfig",
     "env_overrides",
     "load_config",
+    "load_model",
     "masked",
 ]
 
 ENV_PREFIX = "SHIPPER_"
+_YAML_ONLY = frozenset({"pipeline"})
+"""Top-level keys that have no environment variable (too structured for one)."""
+M = TypeVar("M", bound=BaseModel)
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -93,6 +97,13 @@ class ShipperConfig(BaseModel):
     max_in_flight_batches: int = Field(
         4, ge=1, description="Batches sent and not yet acknowledged."
     )
+    transform_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes that run the transforms; 0 = in the main process (one core in all). "
+        "Each worker uses up to one more core: on 2 cores, 1 leaves the main one for reading and Kafka.",
+    )
     checkpoint_interval_s: float = Field(
         1.0, gt=0, description="How often a changed checkpoint is written."
     )
@@ -124,12 +135,14 @@ def _leaf_fields(
             yield path, annotation
 
 
-def env_names() -> dict[str, tuple[str, ...]]:
-    """Every SHIPPER_* variable and the config key it sets (the pipeline is set in YAML only)."""
+def env_names(
+    model: type[BaseModel] | None = None, env_prefix: str = ENV_PREFIX
+) -> dict[str, tuple[str, ...]]:
+    """Every SHIPPER_* (or *env_prefix*) variable and the config key it sets (the pipeline is set in YAML only)."""
     return {
-        ENV_PREFIX + "_".join(path).upper(): path
-        for path, _ in _leaf_fields(ShipperConfig)
-        if path[0] != "pipeline"
+        env_prefix + "_".join(path).upper(): path
+        for path, _ in _leaf_fields(model or ShipperConfig)
+        if path[0] not in _YAML_ONLY
     }
 
 
@@ -142,11 +155,14 @@ def _parse_env_value(raw: str, annotation: Any) -> Any:
     return raw  # pydantic coerces strings to numbers, booleans and paths
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The nested overrides that SHIPPER_* variables give."""
-    annotations = dict(_leaf_fields(ShipperConfig))
+def env_overrides(
+    environ: Mapping[str, str], model: type[BaseModel] | None = None, env_prefix: str = ENV_PREFIX
+) -> dict[str, Any]:
+    """The nested overrides that SHIPPER_* (or *env_prefix*) variables give."""
+    model = model or ShipperConfig
+    annotations = dict(_leaf_fields(model))
     result: dict[str, Any] = {}
-    for name, path in env_names().items():
+    for name, path in env_names(model, env_prefix).items():
         if name in environ:
             _set(result, path, _parse_env_value(environ[name], annotations[path]))
     return result
@@ -206,23 +222,34 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def load_model(
+    model: type[M],
+    path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    env_prefix: str = ENV_PREFIX,
+) -> M:
+    """*model* from a YAML file (with ${VAR} interpolation), then *env_prefix* env vars, then *overrides* (flags)."""
+    environ = os.environ if environ is None else environ
+    data = _interpolate(_read_yaml(path), environ, "") if path else {}
+    data = _merge(data, env_overrides(environ, model, env_prefix))
+    data = _merge(data, dict(overrides or {}))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "config"
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{key}: {message}" + (f" (in {path})" if path else "")) from exc
+
+
 def load_config(
     path: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> ShipperConfig:
     """YAML file (with ${VAR} interpolation), then SHIPPER_* env vars, then *overrides* (flags)."""
-    environ = os.environ if environ is None else environ
-    data = _interpolate(_read_yaml(path), environ, "") if path else {}
-    data = _merge(data, env_overrides(environ))
-    data = _merge(data, dict(overrides or {}))
-    try:
-        config = ShipperConfig.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "config"
-        message = error["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{key}: {message}" + (f" (in {path})" if path else "")) from exc
+    config = load_model(ShipperConfig, path, overrides, environ, ENV_PREFIX)
     _validate_pipeline(config)
     return config
 
@@ -233,7 +260,7 @@ def _validate_pipeline(config: ShipperConfig) -> None:
     build_pipeline(config)
 
 
-def masked(config: ShipperConfig) -> dict[str, Any]:
+def masked(config: BaseModel) -> dict[str, Any]:
     """The effective config as plain data, secrets shown as ********."""
 
     def walk(value: Any) -> Any:

@@ -1,18 +1,26 @@
 """The bridge between the pure transforms and the runtime: run them over a batch, serialise,
-count. A stage that fails on a line is a bug, not a reason to lose the line: the raw line is
-shipped tagged `_pipelineerror` instead."""
+and tally what the metrics need. A stage that fails on a line is a bug, not a reason to lose
+the line: the raw line is shipped tagged `_pipelineerror` instead.
+
+Encoding returns plain data (:class:`EncodedBatch`) instead of touching the metrics, so the same
+code runs in the main process or in a transform worker (:mod:`shipper.workers`), and the main
+process applies the tallies with :func:`record`.
+"""
 
 from __future__ import annotations
 
 import logging
 import socket
+import traceback
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from pipelines.context import PipelineContext
 from pipelines.metrics import MetricsExtractor
+from pipelines.parse import event_id
 from pipelines.pipeline import Pipeline
 from pipelines.types import DropEvent, Event, RawLine
 from shipper import __version__
@@ -20,12 +28,15 @@ from shipper.config import ShipperConfig
 from shipper.metrics import ShipperMetrics
 from shipper.sinks import OutgoingEvent
 
-__all__ = ["PIPELINE_ERROR_TAG", "EventEncoder", "build_pipeline"]
+__all__ = ["PIPELINE_ERROR_TAG", "EncodedBatch", "EventEncoder", "build_pipeline", "record"]
 
 log = logging.getLogger("logferry.pipeline")
 
 PIPELINE_ERROR_TAG = "_pipelineerror"
 _TRUNCATED_TAG = "_truncated"
+
+RequestLabels = tuple[str, str, str]
+"""(service, method, status_class)"""
 
 
 def build_pipeline(config: ShipperConfig) -> Pipeline:
@@ -39,61 +50,54 @@ def build_pipeline(config: ShipperConfig) -> Pipeline:
     return Pipeline.from_config(config.pipeline, context)
 
 
-class EventEncoder:
-    """Batch of raw lines -> events ready for the sink, feeding the metrics on the way."""
+@dataclass
+class EncodedBatch:
+    """One batch, transformed and serialised, with the tallies for the metrics."""
 
-    def __init__(self, config: ShipperConfig, metrics: ShipperMetrics) -> None:
+    events: list[OutgoingEvent] = field(default_factory=list)
+    filtered: Counter[str] = field(default_factory=Counter)
+    tags: Counter[str] = field(default_factory=Counter)
+    levels: Counter[tuple[str, str]] = field(default_factory=Counter)
+    requests: Counter[RequestLabels] = field(default_factory=Counter)
+    durations: dict[RequestLabels, list[float]] = field(default_factory=dict)
+    failure: str | None = None
+    """The first pipeline failure of the batch (where and the traceback), to log once."""
+
+
+class EventEncoder:
+    """Batch of raw lines -> events ready for the sink, plus what the metrics need."""
+
+    def __init__(self, config: ShipperConfig) -> None:
         self._pipeline = build_pipeline(config)
         self._observe = MetricsExtractor(default_service=config.service.name)
-        self._metrics = metrics
         self._max_event_bytes = config.output.max_event_bytes
 
-    def encode(self, batch: list[RawLine]) -> list[OutgoingEvent]:
-        """Transform and serialise *batch*; filtered lines are counted and left out."""
-        out: list[OutgoingEvent] = []
-        filtered: Counter[str] = Counter()
-        tags: Counter[str] = Counter()
-        levels: Counter[tuple[str, str]] = Counter()
-        requests: Counter[tuple[str, str, str]] = Counter()
-        durations: list[tuple[tuple[str, str, str], float]] = []
-        pipeline, observe = self._pipeline, self._observe
-        first_failure: tuple[RawLine, Exception] | None = None
+    def encode(self, batch: list[RawLine]) -> EncodedBatch:
+        """Transform and serialise *batch*; filtered lines are tallied and left out."""
+        result = EncodedBatch()
+        pipeline, observe, events = self._pipeline, self._observe, result.events
         for raw in batch:
             try:
                 event = pipeline(raw)
             except DropEvent as drop:
-                filtered[drop.reason] += 1
+                result.filtered[drop.reason] += 1
                 continue
             except Exception as exc:  # a bug in a stage must not lose the line
-                log.exception(
-                    "pipeline failed on a line; shipping it raw", extra={"offset": raw.offset}
-                )
+                if result.failure is None:  # once per batch: a broken stage must not flood the log
+                    result.failure = f"{raw.path}@{raw.offset}: {traceback.format_exc()}"
                 event = _raw_event(raw, exc)
             event_tags = event.get("tags")
             if event_tags:
-                tags.update(event_tags)
+                result.tags.update(event_tags)
             seen = observe(event)
-            levels[seen.service, seen.level] += 1
+            result.levels[seen.service, seen.level] += 1
             if seen.http is not None:
                 labels = (seen.service, seen.http.method, seen.http.status_class)
-                requests[labels] += 1
+                result.requests[labels] += 1
                 if seen.http.duration_s is not None:
-                    durations.append((labels, seen.http.duration_s))
-            out.append(self._serialise(event, raw))
-        self._record(filtered, tags, levels, requests, durations)
-        if first_failure is not None:  # once per batch: a broken stage must not flood the log
-            failed_line, error = first_failure
-            log.error(
-                "pipeline failed; lines shipped raw, tagged %s",
-                PIPELINE_ERROR_TAG,
-                exc_info=error,
-                extra={
-                    "path": failed_line.path,
-                    "offset": failed_line.offset,
-                    "failed_in_batch": tags[PIPELINE_ERROR_TAG],
-                },
-            )
-        return out
+                    result.durations.setdefault(labels, []).append(seen.http.duration_s)
+            events.append(self._serialise(event, raw))
+        return result
 
     def _serialise(self, event: Event, raw: RawLine) -> OutgoingEvent:
         value = orjson.dumps(event, default=str)
@@ -121,31 +125,31 @@ class EventEncoder:
             value = orjson.dumps(essentials, default=str)
         return value
 
-    def _record(
-        self,
-        filtered: Counter[str],
-        tags: Counter[str],
-        levels: Counter[tuple[str, str]],
-        requests: Counter[tuple[str, str, str]],
-        durations: list[tuple[tuple[str, str, str], float]],
-    ) -> None:
-        # Counted per batch, not per event: prometheus-client's locking costs microseconds a call.
-        m = self._metrics
-        for reason, count in filtered.items():
-            m.events_filtered.labels(reason).inc(count)
-        for tag, count in tags.items():
-            m.parse_problems.labels(tag).inc(count)
-        for (service, level), count in levels.items():
-            m.app_log_events.labels(service, level).inc(count)
-        for labels, count in requests.items():
-            m.app_requests.labels(*labels).inc(count)
-        by_labels: dict[tuple[str, str, str], list[float]] = {}
-        for labels, seconds in durations:
-            by_labels.setdefault(labels, []).append(seconds)
-        for labels, values in by_labels.items():
-            histogram = m.app_request_duration.labels(*labels)
-            for seconds in values:
-                histogram.observe(seconds)
+
+def record(batch: EncodedBatch, metrics: ShipperMetrics) -> None:
+    """Apply a batch's tallies to the metrics, and log its pipeline failure if any.
+
+    Counted per batch, not per event: prometheus-client's locking costs microseconds a call.
+    """
+    for reason, count in batch.filtered.items():
+        metrics.events_filtered.labels(reason).inc(count)
+    for tag, count in batch.tags.items():
+        metrics.parse_problems.labels(tag).inc(count)
+    for (service, level), count in batch.levels.items():
+        metrics.app_log_events.labels(service, level).inc(count)
+    for labels, count in batch.requests.items():
+        metrics.app_requests.labels(*labels).inc(count)
+    for labels, values in batch.durations.items():
+        histogram = metrics.app_request_duration.labels(*labels)
+        for seconds in values:
+            histogram.observe(seconds)
+    if batch.failure is not None:
+        log.error(
+            "pipeline failed on %d line(s), shipped raw and tagged %s; first: %s",
+            batch.tags[PIPELINE_ERROR_TAG],
+            PIPELINE_ERROR_TAG,
+            batch.failure,
+        )
 
 
 def _raw_event(raw: RawLine, exc: Exception) -> dict[str, Any]:
@@ -154,5 +158,5 @@ def _raw_event(raw: RawLine, exc: Exception) -> dict[str, Any]:
         "tags": [*raw.tags, PIPELINE_ERROR_TAG],
         "error": {"type": type(exc).__name__, "message": str(exc)},
         "log": {"file": {"path": raw.path}, "offset": raw.offset},
-        "event": {"id": f"{raw.file_id}-{raw.offset}"},
+        "event": {"id": event_id(raw.file_id, raw.offset)},
     }

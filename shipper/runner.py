@@ -15,6 +15,7 @@ import logging
 import random
 import signal
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from shipper.checkpoint import CheckpointStore
 from shipper.config import ShipperConfig, load_config
 from shipper.http import StatusServer
 from shipper.metrics import ShipperMetrics
-from shipper.pipeline import EventEncoder
+from shipper.pipeline import EncodedBatch, record
 from shipper.sinks import OutgoingEvent, Sink, SinkError, build_sink
 from shipper.sources import FileSource
+from shipper.workers import Transformer, build_transformer
 
 __all__ = ["Shipper"]
 
@@ -52,7 +54,7 @@ class Shipper:
         self.metrics = metrics or ShipperMetrics()
         self._store = CheckpointStore(config.state_dir)
         self.source = FileSource(config.input, self._store.load())
-        self._encoder = EventEncoder(config, self.metrics)
+        self._transformer: Transformer = build_transformer(config)
         self._sink: Sink = build_sink(config.output.url, config.output.kafka)
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=config.queue_batches)
         self._in_flight: asyncio.Queue[Any] = asyncio.Queue()
@@ -121,6 +123,7 @@ class Shipper:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._save_checkpoint(force=True)
         await self._sink.close()
+        self._transformer.close()
         await self._server.close()
         log.info("shipper stopped", extra={"checkpoint": str(self._store.path)})
         return 1 if crashed else 0
@@ -166,21 +169,36 @@ class Shipper:
         await self.source.run(emit)
 
     async def _publish(self) -> None:
+        """Encode batches (up to the transformer's parallelism at once), deliver them in order."""
+        encoding: deque[tuple[asyncio.Task[EncodedBatch], dict[str, int]]] = deque()
         while True:
+            full = len(encoding) >= self._transformer.parallelism
+            if encoding and (full or self._queue.empty()):
+                await self._dispatch(*encoding.popleft())
+                continue
             batch = await self._queue.get()
             self.metrics.queue_batches.set(self._queue.qsize())
             if batch is _END:
+                while encoding:
+                    await self._dispatch(*encoding.popleft())
                 await self._in_flight.put(_END)
                 return
             if self._pending_config is not None:
+                while encoding:  # batches read under the old settings finish under them
+                    await self._dispatch(*encoding.popleft())
                 await self._apply_config(self._pending_config)
-            events = self._encoder.encode(batch)
-            acks = _last_offsets(batch)
-            await self._slots.acquire()
-            delivery = asyncio.create_task(self._deliver(events))
-            self._deliveries.add(delivery)
-            delivery.add_done_callback(self._delivered)
-            await self._in_flight.put((delivery, acks))
+            task = asyncio.create_task(self._transformer.encode(batch))
+            encoding.append((task, _last_offsets(batch)))
+
+    async def _dispatch(self, encoding: asyncio.Task[EncodedBatch], acks: dict[str, int]) -> None:
+        """Hand an encoded batch to the sink (waiting for a free in-flight slot)."""
+        encoded = await encoding
+        record(encoded, self.metrics)
+        await self._slots.acquire()
+        delivery = asyncio.create_task(self._deliver(encoded.events))
+        self._deliveries.add(delivery)
+        delivery.add_done_callback(self._delivered)
+        await self._in_flight.put((delivery, acks))
 
     def _delivered(self, delivery: asyncio.Task[None]) -> None:
         self._deliveries.discard(delivery)
@@ -227,7 +245,8 @@ class Shipper:
             await self._sink.close()
             self._sink = build_sink(new.output.url, new.output.kafka)
             log.info("reload: output is now %s", self._sink.name)
-        self._encoder = EventEncoder(new, self.metrics)
+        self._transformer.close()
+        self._transformer = build_transformer(new)
         self.config = new
 
     async def _connect(self) -> None:

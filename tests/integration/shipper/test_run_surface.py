@@ -56,3 +56,46 @@ def test_readyz_is_503_while_the_output_is_unreachable(
     else:
         raise AssertionError("/readyz answered 200 with no output")
     assert shipper.stop() == 0
+
+
+def test_transform_workers_ship_everything_and_leave_no_process(
+    logs_dir: Path, shipper_factory: Callable[..., ShipperProcess]
+) -> None:
+    writer = LogWriter(logs_dir / "app.log")
+    writer.write(5000)
+    shipper = shipper_factory(transform_workers=2)
+    shipper.start()
+    wait_for(lambda: shipper.metric("logferry_shipper_events_published_total") == 5000)
+    assert shipper.metric("app_log_events_total", level="info", service="orders") == 5000
+    assert shipper.proc is not None
+    workers = _children(shipper.proc.pid)
+    assert len(workers) >= 2
+
+    shipper.kill9()  # even without a clean stop, the workers must not outlive the shipper
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), timeout_s=10)
+
+
+def _alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":  # a zombie has exited; only its parent has not collected it yet
+            alive.append(pid)
+    return alive
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found

@@ -10,7 +10,8 @@ import pytest
 from pipelines.types import RawLine
 from shipper.config import load_config
 from shipper.metrics import ShipperMetrics
-from shipper.pipeline import PIPELINE_ERROR_TAG, EventEncoder
+from shipper.pipeline import PIPELINE_ERROR_TAG, EventEncoder, record
+from shipper.sinks import OutgoingEvent
 
 
 def _raw(data: bytes, offset: int = 0) -> RawLine:
@@ -23,9 +24,22 @@ def _raw(data: bytes, offset: int = 0) -> RawLine:
     )
 
 
-def _encoder(**config: Any) -> tuple[EventEncoder, ShipperMetrics]:
-    metrics = ShipperMetrics()
-    return EventEncoder(load_config(overrides=config, environ={}), metrics), metrics
+class _Encoder:
+    """EventEncoder plus the metrics the runner would feed from its tallies."""
+
+    def __init__(self, **config: Any) -> None:
+        self.inner = EventEncoder(load_config(overrides=config, environ={}))
+        self.metrics = ShipperMetrics()
+
+    def encode(self, batch: list[RawLine]) -> list[OutgoingEvent]:
+        encoded = self.inner.encode(batch)
+        record(encoded, self.metrics)
+        return encoded.events
+
+
+def _encoder(**config: Any) -> tuple[_Encoder, ShipperMetrics]:
+    encoder = _Encoder(**config)
+    return encoder, encoder.metrics
 
 
 def _sample(metrics: ShipperMetrics, name: str, **labels: str) -> float:
@@ -82,7 +96,7 @@ def test_a_failing_stage_ships_the_raw_line_tagged(monkeypatch: pytest.MonkeyPat
     def broken(raw: RawLine) -> Any:
         raise RuntimeError("bug in a stage")
 
-    monkeypatch.setattr(encoder, "_pipeline", broken)
+    monkeypatch.setattr(encoder.inner, "_pipeline", broken)
     (out,) = encoder.encode([_raw(b'{"message": "still here"}')])
     event = orjson.loads(out.value)
     assert event["message"] == '{"message": "still here"}'
@@ -101,3 +115,41 @@ def test_a_drop_filter_is_counted_not_shipped() -> None:
     )
     assert [orjson.loads(o.value)["message"] for o in out] == ["kept"]
     assert _sample(metrics, "logferry_shipper_events_filtered_total", reason="filtered") == 1
+
+
+async def test_worker_processes_encode_exactly_like_the_main_process() -> None:
+    from shipper.workers import InlineTransformer, ProcessTransformer
+
+    config = load_config(overrides={"service": {"name": "orders"}}, environ={})
+    batch = [
+        _raw(
+            b'{"asctime": "2026-11-23 08:00:00,123", "levelname": "INFO", "message": "ok", "status": 200}',
+            0,
+        ),
+        _raw(b'{"time": "2026-11-23T08:00:00Z", "message": "caf\xe9"}', 80),
+        _raw(
+            b'{"ts": 1763884800, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}',
+            100,
+        ),
+    ]
+    inline = await InlineTransformer(config).encode(batch)
+    pool = ProcessTransformer(config, workers=1)
+    try:
+        in_worker = await pool.encode(batch)
+    finally:
+        pool.close()
+
+    def without_read_time(events: list[OutgoingEvent]) -> list[tuple[Any, bytes, str]]:
+        decoded = []
+        for event in events:
+            body = orjson.loads(event.value)
+            del body["event"]["created"]
+            decoded.append((body, event.key, event.event_id))
+        return decoded
+
+    assert without_read_time(in_worker.events) == without_read_time(inline.events)
+    assert (in_worker.tags, in_worker.levels, in_worker.requests) == (
+        inline.tags,
+        inline.levels,
+        inline.requests,
+    )
