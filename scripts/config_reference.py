@@ -16,6 +16,8 @@ from pydantic_core import PydanticUndefined
 
 from pipelines.config import STAGE_TYPES
 from shipper.config import ENV_PREFIX, ShipperConfig
+from shipper.indexer.config import ENV_PREFIX as INDEXER_ENV_PREFIX
+from shipper.indexer.config import IndexerConfig
 from shipper.stack import StackSettings
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -87,6 +89,13 @@ def render() -> str:
         parts += ["", f"### `type: {stage_type}`", "", doc, "", _HEADER]
         parts += [row for row in _rows(stage, "", None) if not row.startswith("| `type`")]
     parts += [
+        "",
+        "## `shipper index`, `shipper setup`, `shipper retention`, `shipper search`",
+        "",
+        "The same loading as `shipper run`, with `INDEXER_*` environment variables.",
+        "",
+        _HEADER,
+        *_rows(IndexerConfig, "", INDEXER_ENV_PREFIX),
         "",
         "## `shipper stack`",
         "",

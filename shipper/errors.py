@@ -5,6 +5,8 @@ catch these and the CLI turns them into one clear line and an exit code::
 
     LogferryError
     ├── ConfigError            a setting is wrong (exit 2)
+    ├── ElasticsearchError     Elasticsearch is unreachable or refused a request
+    ├── KafkaAdminError        Kafka is unreachable or refused an admin request
     └── StackError             the local stack cannot start or stop
         ├── JavaError          no Java, or one too old / too new
         ├── PortInUseError     a port the stack needs is taken
@@ -18,7 +20,9 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DiskFullError",
+    "ElasticsearchError",
     "JavaError",
+    "KafkaAdminError",
     "LogferryError",
     "MavenError",
     "PortInUseError",
@@ -37,6 +41,14 @@ class ConfigError(LogferryError):
     """A configuration value is invalid; the message names the key."""
 
     exit_code = 2
+
+
+class ElasticsearchError(LogferryError):
+    """Elasticsearch could not be reached, or refused a request; the message says which."""
+
+
+class KafkaAdminError(LogferryError):
+    """Kafka could not be reached, or refused an admin request (topic creation, description)."""
 
 
 class StackError(LogferryError):

@@ -7,7 +7,10 @@ import sys
 import click
 
 from shipper import __version__
+from shipper.cli.index import index, retention
 from shipper.cli.run import check_config, run
+from shipper.cli.search import search, trace
+from shipper.cli.setup import setup
 from shipper.cli.stack import stack
 from shipper.errors import LogferryError
 
@@ -23,6 +26,11 @@ def cli() -> None:
 cli.add_command(run)
 cli.add_command(check_config)
 cli.add_command(stack)
+cli.add_command(setup)
+cli.add_command(index)
+cli.add_command(retention)
+cli.add_command(search)
+cli.add_command(trace)
 
 
 def main() -> None:

@@ -1,0 +1,129 @@
+"""`shipper search` and `shipper trace`: read the daily indices from the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.table import Table
+from rich.text import Text
+
+from shipper.cli.index import ENV_HELP, indexer_config, indexer_options
+from shipper.cli.output import out_console, progress
+from shipper.indexer.config import IndexerConfig
+from shipper.indexer.search import SearchRequest, row_of, search_request, trace_request
+
+__all__ = ["search", "trace"]
+
+_LEVEL_STYLES = {
+    "debug": "dim",
+    "info": "green",
+    "warning": "yellow",
+    "error": "red",
+    "critical": "bold red",
+}
+
+
+@click.command(epilog=ENV_HELP)
+@click.argument("query", default="*")
+@indexer_options(kafka=False)
+@click.option("--since", default="15m", help="How far back: 30s, 15m, 2h, 7d, 1w, or 'all'.")
+@click.option("--service", help="Only this service's indices.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, help="Most events shown.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON document per line instead of a table."
+)
+def search(
+    query: str,
+    config_path: Path | None,
+    es_url: str | None,
+    since: str,
+    service: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search the daily indices with a Lucene query string, newest first.
+
+    Bare words search message and the error fields; name fields for the rest:
+    `log.level:error AND url.path:"/checkout"`, `http.response.status_code:>=500`, `app.order_id:42`.
+    """
+    config = indexer_config(config_path, es_url=es_url)
+    request = search_request(query, config.index, since=since, service=service, limit=limit)
+    asyncio.run(_show(config, request, as_json, f"{query!r} since {since}"))
+
+
+@click.command(epilog=ENV_HELP)
+@click.argument("correlation_id")
+@indexer_options(kafka=False)
+@click.option("--since", default="all", help="How far back: 30s, 15m, 2h, 7d, 1w, or 'all'.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=1000, help="Most events shown.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON document per line instead of a table."
+)
+def trace(
+    correlation_id: str,
+    config_path: Path | None,
+    es_url: str | None,
+    since: str,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Every event of one correlation ID (trace.id, transaction.id or http.request.id), in time order, across services."""
+    config = indexer_config(config_path, es_url=es_url)
+    request = trace_request(correlation_id, config.index, since=since, limit=limit)
+    asyncio.run(
+        _show(config, request, as_json, f"events of {correlation_id!r}", newest_first=False)
+    )
+
+
+async def _show(
+    config: IndexerConfig,
+    request: SearchRequest,
+    as_json: bool,
+    title: str,
+    *,
+    newest_first: bool = True,
+) -> None:
+    from shipper.indexer.es import build_client, call
+
+    es = build_client(config.elasticsearch, timeout_s=30)
+    try:
+        response = await call(
+            "searching",
+            es.search(
+                index=request.index,
+                body=request.body,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            ),
+        )
+    finally:
+        await es.close()
+    hits: list[dict[str, Any]] = response["hits"]["hits"]
+    total = response["hits"]["total"]["value"]
+    if as_json:
+        for hit in hits:
+            click.echo(orjson.dumps(hit["_source"]).decode())
+        progress(f"{len(hits)} of {total} event(s)")
+        return
+    table = Table(
+        title=f"{title}: {len(hits)} of {total} ({'newest' if newest_first else 'oldest'} first)"
+    )
+    table.add_column("time", no_wrap=True)
+    table.add_column("level", no_wrap=True)
+    table.add_column("service", no_wrap=True)
+    table.add_column("trace.id", no_wrap=True)
+    table.add_column("message", overflow="fold")
+    for hit in hits:
+        row = row_of(hit["_source"])
+        table.add_row(
+            row.time,
+            Text(row.level, style=_LEVEL_STYLES.get(row.level, "")),
+            row.service,
+            row.trace_id,
+            Text(row.message),
+        )
+    out_console.print(table)

@@ -1,0 +1,62 @@
+"""The boundary to Kafka: the group consumer (manual commits) and its rebalance callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+
+from shipper.indexer.config import KafkaInputConfig
+from shipper.indexer.documents import KafkaRecord
+
+__all__ = ["RebalanceHandler", "build_consumer", "to_record"]
+
+PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class RebalanceHandler(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands aiokafka's rebalance callbacks to the indexer (revoked: commit what is settled)."""
+
+    def __init__(self, on_revoked: PartitionsCallback, on_assigned: PartitionsCallback) -> None:
+        self._on_revoked = on_revoked
+        self._on_assigned = on_assigned
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._on_assigned(set(assigned))
+
+
+def build_consumer(config: KafkaInputConfig, listener: RebalanceHandler) -> AIOKafkaConsumer:
+    """A group member subscribed to the topic; offsets are committed only by the indexer."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=config.bootstrap,
+        group_id=config.group_id,
+        client_id="logferry-indexer",
+        enable_auto_commit=False,
+        auto_offset_reset=config.auto_offset_reset,
+        session_timeout_ms=config.session_timeout_ms,
+        heartbeat_interval_ms=config.heartbeat_interval_ms,
+        max_poll_interval_ms=config.max_poll_interval_ms,
+        fetch_max_bytes=config.fetch_max_bytes,
+        max_partition_fetch_bytes=config.max_partition_fetch_bytes,
+        request_timeout_ms=config.request_timeout_ms,
+        **config.client_options(),
+    )
+    consumer.subscribe([config.topic], listener=listener)
+    return consumer
+
+
+def to_record(record: ConsumerRecord) -> KafkaRecord:
+    """The indexer's view of an aiokafka record."""
+    return KafkaRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=record.headers,
+        timestamp_ms=record.timestamp,
+    )

@@ -1,0 +1,112 @@
+"""The indexer's Prometheus metrics (``logferry_indexer_*``), in their own registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from shipper.indexer.deadletter import REASONS
+
+__all__ = ["IndexerMetrics"]
+
+_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_SIZE_BUCKETS_DOCUMENTS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
+_SIZE_BUCKETS_BYTES = (1024, 16384, 65536, 262144, 1048576, 2097152, 5242880, 10485760)
+
+
+class IndexerMetrics:
+    """Every metric of one indexer (tests may run several, hence one registry each)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        p = "logferry_indexer_"
+        self.records_consumed = Counter(
+            f"{p}records_consumed",
+            "Kafka records read (each settles as exactly one document).",
+            registry=r,
+        )
+        self.documents_indexed = Counter(
+            f"{p}documents_indexed", "Events Elasticsearch created (201).", registry=r
+        )
+        self.documents_duplicate = Counter(
+            f"{p}documents_duplicate",
+            "Events already in Elasticsearch (409 on create): replays, counted as written.",
+            registry=r,
+        )
+        self.documents_retried = Counter(
+            f"{p}documents_retried",
+            "Documents sent again after a retriable failure (429, 5xx, unreachable).",
+            ["reason"],
+            registry=r,
+        )
+        self.documents_rejected = Counter(
+            f"{p}documents_rejected",
+            "Events Elasticsearch refused for good (mapping conflict, parse error); each becomes a dead letter.",
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            f"{p}dead_letters", "Dead letters written, by why.", ["reason"], registry=r
+        )
+        for reason in REASONS:
+            self.dead_letters.labels(reason)
+        self.bulk_latency = Histogram(
+            f"{p}bulk_latency_seconds",
+            "Duration of one bulk request (each attempt).",
+            buckets=_LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.bulk_documents = Histogram(
+            f"{p}bulk_documents",
+            "Documents per bulk request.",
+            buckets=_SIZE_BUCKETS_DOCUMENTS,
+            registry=r,
+        )
+        self.bulk_request_bytes = Histogram(
+            f"{p}bulk_request_bytes",
+            "Size of one bulk request body.",
+            buckets=_SIZE_BUCKETS_BYTES,
+            registry=r,
+        )
+        self.bulk_failures = Counter(
+            f"{p}bulk_failures",
+            "Bulk requests that failed as a whole (unreachable, timeout, 429/5xx); retried.",
+            registry=r,
+        )
+        self.bulks_in_flight = Gauge(
+            f"{p}bulks_in_flight", "Bulk requests sent and not yet settled.", registry=r
+        )
+        self.offsets_committed = Counter(f"{p}commits", "Successful offset commits.", registry=r)
+        self.commit_failures = Counter(
+            f"{p}commit_failures", "Offset commits Kafka refused (retried later).", registry=r
+        )
+        self.consumer_lag = Gauge(
+            f"{p}consumer_lag_records",
+            "Records of a partition not yet settled and committed (end offset minus committed offset).",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.assigned_partitions = Gauge(
+            f"{p}assigned_partitions", "Partitions this member consumes.", registry=r
+        )
+        self.paused = Gauge(
+            f"{p}consumption_paused",
+            "1 while consumption is paused (every bulk slot busy, e.g. Elasticsearch down).",
+            registry=r,
+        )
+        self.elasticsearch_up = Gauge(
+            f"{p}elasticsearch_up",
+            "1 when the last request to Elasticsearch succeeded.",
+            registry=r,
+        )
+        self.kafka_up = Gauge(
+            f"{p}kafka_up", "1 when the last request to Kafka succeeded.", registry=r
+        )
+        self.retention_deleted = Counter(
+            f"{p}retention_deleted_indices",
+            "Daily indices the retention sweeper deleted.",
+            registry=r,
+        )
+        self.retention_last_run = Gauge(
+            f"{p}retention_last_run_timestamp_seconds",
+            "When the retention sweeper last finished (Unix time).",
+            registry=r,
+        )
