@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from shipper.errors import ServiceStartError, StackError
 from shipper.stack.process import (
+    alive,
     check_free_disk,
     check_port_free,
     running_pid,
@@ -97,7 +98,9 @@ def up(
                 state.version, state.seconds = version, round(time.monotonic() - started_at, 1)
                 progress(f"{name}: healthy ({version}) at {service.url}")
                 del starting[name]
-            elif running_pid(service.pid_file, service.marker) != pid:
+            elif not alive(pid):
+                # Not running_pid(): right after exec the kernel may show an empty command
+                # line for a moment, and the marker check would take a starting process for dead.
                 raise _fail(service, "exited while starting")
         if starting and time.monotonic() > deadline:
             service = next(iter(starting.values()))[0]

@@ -16,6 +16,7 @@ from pathlib import Path
 from shipper.errors import DiskFullError, PortInUseError
 
 __all__ = [
+    "alive",
     "check_free_disk",
     "check_port_free",
     "read_pid",
@@ -34,7 +35,8 @@ def read_pid(pid_file: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether *pid* is a live (not zombie) process."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -54,7 +56,7 @@ def running_pid(pid_file: Path, marker: str) -> int | None:
     The marker guards against pid reuse: after a reboot the same number may be someone else.
     """
     pid = read_pid(pid_file)
-    if pid is None or not _alive(pid):
+    if pid is None or not alive(pid):
         return None
     try:
         cmdline = (
