@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pipelines.route import RouteConfig, Router
 from shipper.config import load_model
 from shipper.errors import ConfigError
-from shipper.sinks import KafkaSinkConfig, parse_kafka_url
+from shipper.sinks import parse_kafka_url
+from shipper.sinks.kafka import KafkaSecurityConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -36,7 +37,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class KafkaInputConfig(_Model):
+class KafkaInputConfig(KafkaSecurityConfig):
     """Where events are read from, as a member of a consumer group (start more indexers to scale)."""
 
     url: str = Field(
@@ -75,21 +76,6 @@ class KafkaInputConfig(_Model):
     request_timeout_ms: int = Field(
         40_000, ge=1000, description="How long to wait for a broker's answer."
     )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="How to talk to the brokers."
-    )
-    ssl_cafile: str | None = Field(
-        None, description="CA bundle to verify the brokers (SSL, SASL_SSL)."
-    )
-    ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS.")
-    ssl_keyfile: str | None = Field(None, description="Key of the client certificate.")
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
-        "PLAIN", description="SASL mechanism (SASL_PLAINTEXT, SASL_SSL)."
-    )
-    sasl_username: str | None = Field(None, description="SASL user.")
-    sasl_password: SecretStr | None = Field(
-        None, description="SASL password (masked when printed)."
-    )
     topic_partitions: int = Field(
         3,
         ge=1,
@@ -123,18 +109,6 @@ class KafkaInputConfig(_Model):
     @property
     def topic(self) -> str:
         return parse_kafka_url(self.url)[1]
-
-    def client_options(self) -> dict[str, Any]:
-        """TLS / SASL options for aiokafka, built exactly as the shipper's producer builds them."""
-        return KafkaSinkConfig(
-            security_protocol=self.security_protocol,
-            ssl_cafile=self.ssl_cafile,
-            ssl_certfile=self.ssl_certfile,
-            ssl_keyfile=self.ssl_keyfile,
-            sasl_mechanism=self.sasl_mechanism,
-            sasl_username=self.sasl_username,
-            sasl_password=self.sasl_password,
-        ).client_options()
 
 
 class ElasticsearchConfig(_Model):

@@ -18,13 +18,51 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from shipper.sinks.base import OutgoingEvent, SinkError
 
-__all__ = ["SCHEMA_VERSION", "KafkaSink", "KafkaSinkConfig"]
+__all__ = ["SCHEMA_VERSION", "KafkaSecurityConfig", "KafkaSink", "KafkaSinkConfig"]
 
 SCHEMA_VERSION = b"1"
 """Sent in the ``logferry-schema`` header; the indexer refuses versions it does not know."""
 
 
-class KafkaSinkConfig(BaseModel):
+class KafkaSecurityConfig(BaseModel):
+    """How a Kafka client connects and authenticates (the shipper's producer, the indexer's consumer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How to talk to the brokers."
+    )
+    ssl_cafile: str | None = Field(
+        None, description="CA bundle to verify the brokers (SSL, SASL_SSL)."
+    )
+    ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS.")
+    ssl_keyfile: str | None = Field(None, description="Key of the client certificate.")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (SASL_PLAINTEXT, SASL_SSL)."
+    )
+    sasl_username: str | None = Field(None, description="SASL user.")
+    sasl_password: SecretStr | None = Field(
+        None, description="SASL password (masked in check-config)."
+    )
+
+    def client_options(self) -> dict[str, Any]:
+        """Connection options shared by the producer and the admin client."""
+        options: dict[str, Any] = {"security_protocol": self.security_protocol}
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+            if self.ssl_certfile:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+            options["ssl_context"] = context
+        if self.security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        return options
+
+
+class KafkaSinkConfig(KafkaSecurityConfig):
     """Producer settings of the Kafka output (the URL gives brokers and topic)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -41,21 +79,6 @@ class KafkaSinkConfig(BaseModel):
     )
     request_timeout_ms: int = Field(
         30_000, ge=1000, description="How long to wait for an acknowledgement."
-    )
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="How to talk to the brokers."
-    )
-    ssl_cafile: str | None = Field(
-        None, description="CA bundle to verify the brokers (SSL, SASL_SSL)."
-    )
-    ssl_certfile: str | None = Field(None, description="Client certificate for mutual TLS.")
-    ssl_keyfile: str | None = Field(None, description="Key of the client certificate.")
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
-        "PLAIN", description="SASL mechanism (SASL_PLAINTEXT, SASL_SSL)."
-    )
-    sasl_username: str | None = Field(None, description="SASL user.")
-    sasl_password: SecretStr | None = Field(
-        None, description="SASL password (masked in check-config)."
     )
     create_topic: bool = Field(
         False, description="Create the topic at start when it does not exist."
@@ -76,22 +99,6 @@ class KafkaSinkConfig(BaseModel):
         if self.compression != "auto":
             return self.compression
         return "zstd" if has_zstd() else "lz4" if has_lz4() else "gzip"
-
-    def client_options(self) -> dict[str, Any]:
-        """Connection options shared by the producer and the admin client."""
-        options: dict[str, Any] = {"security_protocol": self.security_protocol}
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            context = ssl.create_default_context(cafile=self.ssl_cafile)
-            if self.ssl_certfile:
-                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
-            options["ssl_context"] = context
-        if self.security_protocol.startswith("SASL"):
-            options["sasl_mechanism"] = self.sasl_mechanism
-            options["sasl_plain_username"] = self.sasl_username
-            options["sasl_plain_password"] = (
-                self.sasl_password.get_secret_value() if self.sasl_password else None
-            )
-        return options
 
 
 class KafkaSink:
