@@ -6,7 +6,9 @@ status, duration and a request id; some warnings; a few errors with a traceback)
 * ``orjson.loads`` over every line (the floor: decoding alone), and
 * the default pipeline (``Pipeline.from_config(None, …)``) over the same lines,
 
-and prints µs/event for both and their ratio (``--stages``: also what each default stage adds).
+and prints µs/event for both and their ratio. ``--stages`` also shows what each default stage
+adds, with the stages run one by one (``fused=False``): its last row is the default chain unfused,
+while ``default pipeline`` runs it fused (:mod:`pipelines.fused`), as the shipper does.
 Run: ``python benchmarks/bench_pipeline.py [--stages]``.
 """
 
@@ -139,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stages:
         for end in range(1, len(DEFAULT_STAGES)):
             name = "+ " + DEFAULT_STAGES[end - 1].type
-            runs[name] = Pipeline.from_config(list(DEFAULT_STAGES[:end]), context)
+            runs[name] = Pipeline.from_config(list(DEFAULT_STAGES[:end]), context, fused=False)
             items[name] = raws
     runs["default pipeline"] = Pipeline.from_config(None, context)
     items["default pipeline"] = raws

@@ -11,7 +11,8 @@ What the runtime uses::
 
 Stages (one module each): ``parse``, ``timestamp`` (:mod:`pipelines.timestamps`), ``ecs``,
 ``correlate``, ``redact``, ``derive``, ``drop``, ``route``; tags are listed in
-:mod:`pipelines.tags`.
+:mod:`pipelines.tags`. The default chain also runs fused (:mod:`pipelines.fused`): the same
+events, with the work that depends only on a line's key set done once per key set.
 """
 
 from pipelines.config import (

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any, Final, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -31,7 +32,7 @@ from pipelines._time import utc_iso_to_epoch_us
 from pipelines.context import PipelineContext
 from pipelines.types import Event
 
-__all__ = ["Correlate", "CorrelateConfig", "parse_traceparent"]
+__all__ = ["ID_PATHS", "Correlate", "CorrelateConfig", "parse_traceparent", "place_id"]
 
 _TRACE, _SPAN, _TRANSACTION, _REQUEST, _TRACEPARENT = range(5)
 _PATHS: Final = (
@@ -40,6 +41,8 @@ _PATHS: Final = (
     ("transaction", "id"),
     ("http", "request", "id"),
 )
+ID_PATHS: Final = _PATHS
+"""The field each ID kind fills, by the number :meth:`Correlate.id_fields` gives."""
 _PARENTS: Final = tuple((path[:-1], path[-1]) for path in _PATHS)
 _GROUPS: Final = {
     "trace_id": _TRACE,
@@ -156,6 +159,26 @@ def parse_traceparent(value: object) -> tuple[str, str] | None:
     return trace_id, span_id
 
 
+def place_id(event: Event, field: int, value: Any) -> bool:
+    """Set ID ``field`` (``trace.id``…) to ``value`` if it is an ID and the field is free."""
+    text = _as_id(value)
+    if text is None:
+        return False
+    parent, leaf = _PARENTS[field]
+    node = event  # set_path(), inlined: this runs for most lines
+    for part in parent:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif type(child) is not dict:
+            return False
+        node = child
+    if leaf in node:
+        return False
+    node[leaf] = text
+    return True
+
+
 def _as_id(value: Any) -> str | None:
     kind = type(value)
     if kind is str:
@@ -207,37 +230,49 @@ class Correlate:
         app = event.get(self._namespace)
         if type(app) is dict and app:
             table = self._table
-            traceparents: list[str] = []
-            for key in [key for key in app if key in table]:
-                field = table[key]
-                if field == _TRACEPARENT:
-                    traceparents.append(key)
-                    continue
-                value = _as_id(app[key])
-                if value is None:
-                    continue
-                parent, leaf = _PARENTS[field]
-                node = event  # set_path(), inlined: this runs for most lines
-                for part in parent:
-                    child = node.get(part)
-                    if child is None:
-                        child = node[part] = {}
-                    elif type(child) is not dict:
-                        break
-                    node = child
-                else:
-                    if leaf not in node:
-                        node[leaf] = value
-                        del app[key]
-            for key in traceparents:
-                self._traceparent(event, app, key)
-            if not app:
-                del event[self._namespace]
+            present = [key for key in app if key in table]
+            if present:
+                self._from_keys(event, app, present)
         if self._pattern is not None:
             self._from_message(event)
         if self._inherit:
             self._inherit_ids(event)
         return event
+
+    @property
+    def keys_only(self) -> bool:
+        """Whether the stage reads nothing but the line's ID keys (no message pattern, no
+        inheritance between lines)."""
+        return self._pattern is None and not self._inherit
+
+    def id_fields(self, keys: Iterable[str]) -> list[tuple[str, int]] | None:
+        """The ID keys among ``keys``, in order, each with the field it fills (only the first
+        key for a field: the others stay); ``None`` if one is a ``traceparent``."""
+        table = self._table
+        found: list[tuple[str, int]] = []
+        for key in keys:
+            field = table.get(key)
+            if field == _TRACEPARENT:
+                return None
+            if field is not None and all(field != other for _, other in found):
+                found.append((key, field))
+        return found
+
+    def _from_keys(self, event: Event, app: dict[str, Any], present: list[str]) -> None:
+        """Move the IDs of the line's ``present`` ID keys (in line order), then traceparents."""
+        table = self._table
+        traceparents: list[str] = []
+        for key in present:
+            field = table[key]
+            if field == _TRACEPARENT:
+                traceparents.append(key)
+                continue
+            if place_id(event, field, app[key]):
+                del app[key]
+        for key in traceparents:
+            self._traceparent(event, app, key)
+        if not app:
+            del event[self._namespace]
 
     def _traceparent(self, event: Event, app: dict[str, Any], key: str) -> None:
         parsed = parse_traceparent(app[key])

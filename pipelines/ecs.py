@@ -20,7 +20,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from pydantic import Field, field_validator
 
@@ -33,7 +33,7 @@ from pipelines.levels import LevelNormaliser
 from pipelines.types import Event
 from shipper.errors import ConfigError
 
-__all__ = ["AGENT_TYPE", "DEFAULT_MAPPING", "Ecs", "EcsConfig", "split_exception"]
+__all__ = ["AGENT_TYPE", "DEFAULT_MAPPING", "Ecs", "EcsConfig", "KeyPlan", "split_exception"]
 
 AGENT_TYPE: Final = "logferry"
 
@@ -235,10 +235,32 @@ def build_mapping(config: EcsConfig) -> tuple[dict[str, _Target], tuple[tuple[st
     return table, tuple(parents)
 
 
+class KeyPlan(NamedTuple):
+    """How one key set (the line's keys, in order) is mapped: worked out once per key set."""
+
+    moves: tuple[tuple[str, int, str, type | None, int, str | None], ...]
+    """``(key, parent slot, leaf, as-is type, kind, tag if the value is bad)`` per key with an
+    ECS home, in line order (so parents are created, and tags added, in the order one pass
+    would). A value of the as-is type needs no conversion (``str`` for a keyword)."""
+    kept: tuple[str, ...]
+    """Keys without an ECS home, in line order: they stay under the app namespace."""
+    steps: tuple[tuple[int, str], ...]
+    """Parent slot ``i`` is child ``steps[i][1]`` of slot ``steps[i][0]``; slot 0 is the event.
+    Only the parents this key set needs get a slot, so an event resolves them in a short list."""
+    targets: tuple[tuple[str, ...], ...]
+    """The field each move writes, as a path (``("log", "level")``), in the order of ``moves``."""
+
+
+_PLANS_MAX: Final = 1024
+# Kind → the value type that is already right for it; other kinds always go through _convert.
+_AS_IS: Final[dict[int, type]] = {_STR: str, _INT: int}
+_PLACED: Final = object()  # what _convert says when the value was placed itself (stack traces)
+
+
 class Ecs:
     """The ``ecs`` stage."""
 
-    __slots__ = ("_constants", "_level", "_namespace", "_steps", "_table")
+    __slots__ = ("_constants", "_level", "_namespace", "_plans", "_steps", "_table")
 
     def __init__(self, config: EcsConfig | None = None, context: PipelineContext | None = None):
         config = config or EcsConfig()
@@ -257,6 +279,7 @@ class Ecs:
         self._steps = tuple(
             (index_of[path[:-1]], path[-1]) if path else (0, "") for path in parents
         )
+        self._plans: dict[tuple[str, ...], KeyPlan] = {}
         self._level = LevelNormaliser(config.level_aliases)
         self._namespace = context.namespace
         constants: dict[str, dict[str, Any]] = {
@@ -283,6 +306,26 @@ class Ecs:
 
     def __call__(self, event: Event) -> Event:
         """Write the bookkeeping fields, then map the line's keys."""
+        self.add_constants(event)
+        app = event.get(self._namespace)
+        if type(app) is not dict or not app:
+            return event
+        plan = self.plan(tuple(app))
+        failed = self.move(event, app, plan)
+        kept = plan.kept
+        if failed:  # rare: the keys that stay are not the plan's; keep them in line order
+            stays = {*kept, *failed}
+            rest = {key: value for key, value in app.items() if key in stays}
+        else:
+            rest = {key: app[key] for key in kept}
+        if rest:
+            event[self._namespace] = rest
+        else:
+            del event[self._namespace]
+        return event
+
+    def add_constants(self, event: Event) -> None:
+        """The bookkeeping fields (``agent``, ``ecs``, the configured service and host)."""
         for key, fields in self._constants:
             current = event.get(key)
             if current is None:
@@ -290,80 +333,142 @@ class Ecs:
             elif type(current) is dict:
                 for name, value in fields.items():
                     current.setdefault(name, value)
-        app = event.get(self._namespace)
-        if type(app) is not dict or not app:
-            return event
-        # One pass over the line's keys; what finds no home goes to a fresh app dict. The common
-        # cases are inline: on this path a function call costs as much as the rest of the loop.
+
+    def plan(self, keys: tuple[str, ...]) -> KeyPlan:
+        """The mapping of an app object with these keys (in this order), remembered."""
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys)
+        return plan
+
+    def _plan(self, keys: tuple[str, ...]) -> KeyPlan:
         table = self._table
-        steps = self._steps
-        level_cache = self._level.cache
-        nodes: dict[int, Any] = {0: event}  # parent index → its object in this event
-        rest: dict[str, Any] = {}
-        for key, value in app.items():
+        slot_of: dict[int, int] = {0: 0}  # parent index (build_mapping's) → slot in this plan
+        steps: list[tuple[int, str]] = [(0, "")]
+        paths: list[tuple[str, ...]] = [()]
+
+        def slot(index: int) -> int:
+            found = slot_of.get(index)
+            if found is None:
+                up, name = self._steps[index]
+                up_slot = slot(up)  # ancestors first: each refers to a lower slot
+                found = slot_of[index] = len(steps)
+                steps.append((up_slot, name))
+                paths.append((*paths[up_slot], name))
+            return found
+
+        moves = []
+        kept = []
+        targets = []
+        for key in keys:
             spec = table.get(key)
-            if spec is None or value is None:
-                rest[key] = value
-                continue
-            index, leaf, kind, invalid_tag = spec
-            value_type = type(value)
-            if kind == _STR:
-                converted = value if value_type is str else _keyword(value)
-            elif kind == _LEVEL:
-                converted = level_cache.get(value) if value_type is str else None
-                if converted is None:
-                    converted = self._level(value)
-            elif kind == _INT:
-                converted = value if value_type is int else _long(value)
-            elif kind == _STACK:
-                if not (value_type is str and value and _map_error_text(event, value)):
-                    rest[key] = value
-                continue
-            elif kind == _URL_PATH:
-                converted = _url_path(event, value)
-            elif kind == _FLOAT:
-                converted = _double(value)
-            elif kind == _BOOL:
-                converted = _boolean(value)
-            elif kind == _IP:
-                converted = _ip(value)
+            if spec is None:
+                kept.append(key)
             else:
-                converted = value if value_type in _SCALARS else None
-            if converted is None:
-                if invalid_tag is not None:
-                    add_tag(event, invalid_tag)
-                rest[key] = value
-                continue
-            node = nodes.get(index)
-            if node is None:  # first field under this parent in this event: find or make it
-                node = _resolve(nodes, steps, index)
-            if node is not False and leaf not in node:
-                node[leaf] = converted
+                index, leaf, kind, invalid_tag = spec
+                parent = slot(index)
+                moves.append((key, parent, leaf, _AS_IS.get(kind), kind, invalid_tag))
+                targets.append((*paths[parent], leaf))
+        plan = KeyPlan(tuple(moves), tuple(kept), tuple(steps), tuple(targets))
+        if len(self._plans) >= _PLANS_MAX:  # key sets come from the lines: stay bounded
+            self._plans.clear()
+        self._plans[keys] = plan
+        return plan
+
+    def move(self, event: Event, app: dict[str, Any], plan: KeyPlan) -> list[str] | None:
+        """Put each value of ``app`` with an ECS home there (``app`` itself is left alone);
+        returns the keys whose value must stay, ``None`` if none (``plan.kept`` stay anyway)."""
+        steps = plan.steps
+        level_cache = self._level.cache
+        nodes: list[Any] = [None] * len(steps)  # parent slot → its object in this event
+        nodes[0] = event
+        failed: list[str] | None = None
+        for key, slot, leaf, as_is, kind, invalid_tag in plan.moves:
+            value = app[key]
+            # Most values already have the field's type: no call for them, nor for a level
+            # seen before or a path without a query.
+            if type(value) is as_is:
+                converted = value
+            elif value is None:
+                converted = None
+            elif kind == _LEVEL and type(value) is str and value in level_cache:
+                converted = level_cache[value]
+            elif kind == _URL_PATH and type(value) is str and "?" not in value:
+                converted = value
             else:
-                rest[key] = value
-        if rest:
-            event[self._namespace] = rest
-        else:
-            del event[self._namespace]
-        return event
+                converted = self._convert(event, value, kind)
+                if converted is _PLACED:
+                    continue
+            if converted is not None:
+                node = nodes[slot]
+                if node is None:  # first field under this parent in this event: find or make it
+                    # _resolve(), inlined for the usual case of a parent already resolved
+                    up, name = steps[slot]
+                    above = nodes[up]
+                    if above is None:
+                        above = _resolve(nodes, steps, up)
+                    if above is False:
+                        node = False
+                    else:
+                        node = above.get(name)
+                        if node is None:
+                            node = above[name] = {}
+                        elif type(node) is not dict:
+                            node = False
+                    nodes[slot] = node
+                if node is not False and leaf not in node:
+                    node[leaf] = converted
+                    continue
+            elif invalid_tag is not None and value is not None:
+                add_tag(event, invalid_tag)
+            if failed is None:
+                failed = [key]
+            else:
+                failed.append(key)
+        return failed
+
+    def _convert(self, event: Event, value: Any, kind: int) -> Any:
+        """``value`` (not ``None``) as the field's type; ``None`` if it does not fit, or
+        :data:`_PLACED` if it found its home(s) itself."""
+        value_type = type(value)
+        if kind == _LEVEL:
+            level = self._level.cache.get(value) if value_type is str else None
+            return self._level(value) if level is None else level
+        if kind == _URL_PATH:
+            return _url_path(event, value)
+        if kind == _STR:
+            return _keyword(value)
+        if kind == _INT:
+            return _long(value)
+        if kind == _STACK:
+            placed = value_type is str and value and _map_error_text(event, value)
+            return _PLACED if placed else None
+        if kind == _FLOAT:
+            return _double(value)
+        if kind == _BOOL:
+            return _boolean(value)
+        if kind == _IP:
+            return _ip(value)
+        return value if value_type in _SCALARS else None
 
 
-def _resolve(nodes: dict[int, Any], steps: tuple[tuple[int, str], ...], index: int) -> Any:
-    """Parent object ``index`` (and its ancestors), created where missing, remembered in
+def _resolve(nodes: list[Any], steps: tuple[tuple[int, str], ...], slot: int) -> Any:
+    """Parent object ``slot`` (and its ancestors), created where missing, remembered in
     ``nodes``; ``False`` if a non-object is in the way (the value then stays put)."""
-    node = nodes.get(index)
-    if node is None:
-        up, name = steps[index]
+    up, name = steps[slot]
+    above = nodes[up]
+    if above is None:
         above = _resolve(nodes, steps, up)
-        if above is False:
+    node: Any
+    if above is False:
+        node = False
+    else:
+        node = above.get(name)
+        if node is None:
+            node = above[name] = {}
+        elif type(node) is not dict:
             node = False
-        else:
-            node = above.get(name)
-            if node is None:
-                node = above[name] = {}
-            elif type(node) is not dict:
-                node = False
-        nodes[index] = node
+    nodes[slot] = node
     return node
 
 

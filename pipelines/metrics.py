@@ -59,6 +59,8 @@ KNOWN_METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
 _STATUS_CLASSES: Final = ("1xx", "2xx", "3xx", "4xx", "5xx")
+# The usual spellings and their label, so most events skip .upper().
+_METHOD_LABELS: Final = {**{m: m for m in KNOWN_METHODS}, **{m.lower(): m for m in KNOWN_METHODS}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +131,12 @@ class MetricsExtractor:
 
     def __call__(self, event: Mapping[str, Any]) -> Observation:
         """The observations for ``event`` (call it on the event the pipeline returned)."""
-        service = self._service(_get(event, "service", "name"))
-        level = _get(event, "log", "level")
+        # Written out (status_class() inlined too): this runs for every event.
+        node = event.get("service")
+        name = node.get("name") if type(node) is dict else None
+        service = name if type(name) is str and name in self._services else self._service(name)
+        node = event.get("log")
+        level = node.get("level") if type(node) is dict else None
         level_label = level if level in KNOWN_LEVELS else "other"
         http = event.get("http")
         if type(http) is not dict:
@@ -141,13 +147,23 @@ class MetricsExtractor:
             return Observation(service, level_label, None)
         request = http.get("request")
         method = request.get("method") if type(request) is dict else None
-        method_label = method.upper() if type(method) is str else "OTHER"
-        if method_label not in KNOWN_METHODS:
+        if type(method) is str:
+            method_label = _METHOD_LABELS.get(method)
+            if method_label is None:
+                method_label = method.upper()
+                if method_label not in KNOWN_METHODS:
+                    method_label = "OTHER"
+        else:
             method_label = "OTHER"
-        duration = _get(event, "event", "duration")
+        node = event.get("event")
+        duration = node.get("duration") if type(node) is dict else None
         duration_s = duration / 1e9 if type(duration) is int and duration >= 0 else None
+        if type(status) is int and 100 <= status <= 599:
+            status_label = _STATUS_CLASSES[status // 100 - 1]
+        else:
+            status_label = "unknown"
         return Observation(
-            service, level_label, HttpObservation(method_label, status_class(status), duration_s)
+            service, level_label, HttpObservation(method_label, status_label, duration_s)
         )
 
     def _service(self, name: Any) -> str:
@@ -159,8 +175,3 @@ class MetricsExtractor:
             return "other"  # services from lines are unbounded; Prometheus series must not be
         self._services.add(name)
         return name
-
-
-def _get(event: Mapping[str, Any], parent: str, child: str) -> Any:
-    node = event.get(parent)
-    return node.get(child) if type(node) is dict else None

@@ -86,33 +86,61 @@ class Parse:
         self._created_ms = -1  # the read time's string is reused within a millisecond
         self._created = ""
 
+    @property
+    def keeps_original(self) -> bool:
+        """Whether events carry the raw line in ``event.original``."""
+        return self._keep_original
+
     def __call__(self, raw: RawLine) -> Event:
         """Decode ``raw``; raise :class:`DropEvent` only for an empty line set to be dropped."""
+        return self.parse_at(raw, self.read_time())
+
+    def read_time(self) -> str:
+        """Now, as ``event.created`` (and the provisional ``@timestamp``) will say it."""
         now_ms = round(self._now() * 1_000_000) // 1000
         if now_ms != self._created_ms:  # at 50k lines/s, one string serves ~50 lines
             self._created = self._format(now_ms * 1000)
             self._created_ms = now_ms
-        created = self._created
+        return self._created
+
+    def parse_at(self, raw: RawLine, created: str) -> Event:
+        """:meth:`__call__` with the read time given (so a line can be parsed again, alike)."""
+        try:
+            body = _loads(raw.data)
+        except _JSONDecodeError as exc:
+            return self._build(raw, created, None, exc)
+        if type(body) is not dict or not body or raw.tags or self._keep_original:
+            return self._build(raw, created, body, None)
+        # The usual line: one literal, with the keys in the order _build() gives them.
+        offset = raw.offset
+        return {
+            "@timestamp": created,
+            self._namespace: body,
+            "log": {"file": {"path": raw.path}, "offset": offset},
+            "event": {
+                "id": _hash128(f"{raw.file_id}:{offset}".encode("utf-8", "surrogatepass")),
+                "created": created,
+            },  # event_id(), inlined
+        }
+
+    def _build(
+        self, raw: RawLine, created: str, body: Any, exc: orjson.JSONDecodeError | None
+    ) -> Event:
+        """The event of any line: ``body`` is what orjson decoded, unless it raised ``exc``."""
         tags = list(raw.tags)
         data = raw.data
         event: Event = {"@timestamp": created}
-        try:
-            body = _loads(data)
-        except _JSONDecodeError as exc:
+        if exc is not None:
             body = self._recover(data, exc, tags, event)
-        else:
-            if type(body) is not dict:
-                text = data.decode("utf-8")
-                event["message"] = body if type(body) is str else text
-                tags.append(T.NOT_OBJECT)
-                body = None
+        elif type(body) is not dict:
+            text = data.decode("utf-8")
+            event["message"] = body if type(body) is str else text
+            tags.append(T.NOT_OBJECT)
+            body = None
         if body:
             event[self._namespace] = body
         event["log"] = {"file": {"path": raw.path}, "offset": raw.offset}
-        event["event"] = {
-            "id": _hash128(f"{raw.file_id}:{raw.offset}".encode("utf-8", "surrogatepass")),
-            "created": created,
-        }  # event_id(), inlined
+        event["event"] = {"id": event_id(raw.file_id, raw.offset), "created": created}
         if self._keep_original:
             event["event"]["original"] = data.decode("utf-8", "replace")
         if tags:

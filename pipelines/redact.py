@@ -26,7 +26,8 @@ Cost: regexes are slow next to the rest of the pipeline, so every rule first ask
 question no match can do without (is there an ``@``? a ``:`` or ``=`` and a secret-ish word?
 13 digits?) — once, of all the event's strings joined, and again per string only if the answer
 was yes. Strings that passed every rule before are remembered (bounded) and skipped: a line's
-level, logger and thread names repeat on every line.
+level, logger and thread names repeat on every line. So are key sets without a secret's name:
+then only the values are looked at.
 """
 
 from __future__ import annotations
@@ -112,9 +113,11 @@ _CARD_GROUPS: Final = re.compile(r"[0-9]+")
 _CARD_MAP: Final = bytes(
     ord("d") if 48 <= i <= 57 else ord("s") if i in (32, 45) else ord("x") for i in range(256)
 )
-_DIGITS_13: Final = b"d" * 13
-_GROUPS_4_4: Final = b"ddddsddddsddd"
-_GROUPS_4_6: Final = b"ddddsddddddsddd"
+# Searched in the marks decoded to str: ``in`` on bytes goes through the buffer protocol and
+# costs several times more.
+_DIGITS_13: Final = "d" * 13
+_GROUPS_4_4: Final = "ddddsddddsddd"
+_GROUPS_4_6: Final = "ddddsddddddsddd"
 _CARD_INT_MIN, _CARD_INT_MAX = 10**12, 10**19
 _CARD_FIRST_DIGITS: Final = frozenset("23456")  # Mastercard 2/5, Amex 3, Visa 4, Discover 6…
 
@@ -122,6 +125,7 @@ _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _KEY_SEPARATORS: Final = re.compile(r"[\s.\-]+")
 _MEMO_MAX: Final = 8192
 _CLEAN_MAX_CHARS: Final = 256  # longer strings rarely repeat; remembering them would only churn
+_KEY_SETS_MAX: Final = 1024
 
 _SkipTree = dict[str, Any]  # key → True (skip the subtree) or a nested _SkipTree
 _Rewrite = Callable[[str], str]
@@ -264,7 +268,7 @@ def _may_hold_auth_header(text: str) -> bool:
 def _may_hold_card(text: str) -> bool:
     if len(text) < 13:
         return False
-    marks = text.encode("utf-8", "surrogatepass").translate(_CARD_MAP)
+    marks = text.encode("utf-8", "surrogatepass").translate(_CARD_MAP).decode("ascii")
     return _DIGITS_13 in marks or _GROUPS_4_4 in marks or _GROUPS_4_6 in marks
 
 
@@ -281,6 +285,7 @@ class Redact:
         "_extra_rules",
         "_key_memo",
         "_key_pattern",
+        "_key_sets",
         "_key_value_rule",
         "_replacement",
         "_skip",
@@ -297,6 +302,7 @@ class Redact:
         patterns += config.extra_key_patterns
         self._key_pattern = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
         self._key_memo: dict[object, bool] = {}
+        self._key_sets: dict[tuple[Any, ...], bool] = {}
         self._clean: set[str] = set()
         self._replacement = config.replacement
         self._skip = _skip_tree(config.skip_fields)
@@ -361,30 +367,32 @@ class Redact:
             rules += self._extra_rules
         return rules
 
+    def _any_rule_open(self, text: str) -> bool:
+        """``bool(self._open_rules(text))``, answered as soon as one rule is open.
+
+        Asked of all the event's new strings joined: on an ordinary line no rule is open, and
+        then no string needs looking at one by one. The cheapest tests come first.
+        """
+        if self._extra_rules:
+            return True
+        if "@" in text and (
+            self._email_rule is not None or (self._url_rule is not None and "://" in text)
+        ):
+            return True
+        if self._key_value_rule is not None and _may_hold_key_value(text):
+            return True
+        if self._token_rule is not None and _may_hold_token(text):
+            return True
+        if self._auth_rule is not None and _may_hold_auth_header(text):
+            return True
+        return self._card_rule is not None and _may_hold_card(text)
+
     def __call__(self, event: Event) -> Event:
         """Redact ``event`` in place; tag it ``_redacted`` if anything changed."""
         texts: list[str] = []
         redacted = self._walk(event, self._skip, texts)
-        if texts:
-            # Ask each rule once, of all the strings joined; only open rules look at each string.
-            joined = texts[0] if len(texts) == 1 else "\x00".join(texts)
-            candidates = self._open_rules(joined)
-            clean = self._clean
-            if len(clean) >= _MEMO_MAX:  # strings come from the lines: stay bounded
-                clean.clear()
-            changes: dict[int, str] = {}
-            for text in texts:
-                new = text
-                if candidates:
-                    for rewrite in self._open_rules(text):  # per string: rare, cheap enough
-                        new = rewrite(new)
-                if new != text:
-                    changes[id(text)] = new
-                elif len(text) <= _CLEAN_MAX_CHARS:
-                    clean.add(text)
-            if changes:  # rare: a second walk puts the new strings where the old ones were
-                _replace(event, self._skip, changes)
-                redacted = True
+        if texts and self._may_rewrite(texts):
+            redacted = self._rewrite(event, texts) or redacted
         if redacted:
             tags = event.get("tags")
             if tags is None:
@@ -392,6 +400,77 @@ class Redact:
             elif T.REDACTED not in tags:
                 tags.append(T.REDACTED)
         return event
+
+    @property
+    def scans_every_string(self) -> bool:
+        """Whether every string goes through the rules (``extra_patterns`` have no cheap test)."""
+        return bool(self._extra_rules)
+
+    def only_walks(self, event: Event, key: str) -> bool:
+        """Whether the walk of an event shaped like ``event`` looks at ``event[key]`` alone:
+        every other top-level field is skipped whole, and ``key`` is no secret's name."""
+        skip = self._skip
+        if key in skip or self._sensitive(key):
+            return False
+        for name, value in event.items():
+            subtree = skip.get(name)
+            if name == key or subtree is True:
+                continue
+            if not (type(subtree) is dict and type(value) is dict):
+                return False
+            if not subtree.keys() >= value.keys():
+                return False
+        return True
+
+    def any_sensitive(self, keys: Iterable[str]) -> bool:
+        """Whether one of ``keys`` is a secret's name (its value would be redacted)."""
+        return self._any_sensitive(dict.fromkeys(keys))
+
+    def untouched(self, app: dict[str, Any]) -> bool:
+        """Redact ``app``, of an event :meth:`only_walks` into, whose keys :meth:`any_sensitive`
+        found harmless: ``True`` if nothing changed (the usual).
+
+        ``False`` leaves ``app`` maybe partly redacted and the event untagged: the caller
+        starts over with the whole stage.
+        """
+        texts: list[str] = []
+        if self._walk_values(app, app.items(), texts):
+            return False
+        return not (texts and self._may_rewrite(texts))
+
+    def _may_rewrite(self, texts: list[str]) -> bool:
+        """Whether a rule may match one of ``texts``; if none can, they are remembered clean.
+
+        The rules are asked once, of all the strings joined; only if one is open does each
+        string get looked at.
+        """
+        clean = self._clean
+        if len(clean) >= _MEMO_MAX:  # strings come from the lines: stay bounded
+            clean.clear()
+        joined = texts[0] if len(texts) == 1 else "\x00".join(texts)
+        if self._any_rule_open(joined):
+            return True
+        for text in texts:
+            if len(text) <= _CLEAN_MAX_CHARS:
+                clean.add(text)
+        return False
+
+    def _rewrite(self, event: Event, texts: list[str]) -> bool:
+        """Apply the open rules to each string; put the changed ones back. Says if any changed."""
+        clean = self._clean
+        changes: dict[int, str] = {}
+        for text in texts:
+            new = text
+            for rewrite in self._open_rules(text):
+                new = rewrite(new)
+            if new != text:
+                changes[id(text)] = new
+            elif len(text) <= _CLEAN_MAX_CHARS:
+                clean.add(text)
+        if not changes:
+            return False
+        _replace(event, self._skip, changes)  # rare: a second walk puts the new strings back
+        return True
 
     def _sensitive(self, key: object) -> bool:
         pattern = self._key_pattern
@@ -404,30 +483,59 @@ class Redact:
         memo[key] = verdict
         return verdict
 
+    def _any_sensitive(self, node: dict[Any, Any]) -> bool:
+        """Whether any key of ``node`` is sensitive, remembered per key set (in line order).
+
+        The lines of one app share a few key sets, so one lookup replaces a lookup per key.
+        """
+        keys = tuple(node)
+        verdict = self._key_sets.get(keys)
+        if verdict is None:
+            key_memo = self._key_memo
+            verdict = False
+            for key in keys:
+                sensitive = key_memo.get(key)
+                if sensitive is None:
+                    sensitive = self._sensitive(key)
+                verdict = verdict or sensitive
+            if len(self._key_sets) >= _KEY_SETS_MAX:  # key sets come from the lines too
+                self._key_sets.clear()
+            self._key_sets[keys] = verdict
+        return verdict
+
     def _walk(self, node: dict[str, Any], skip: _SkipTree | None, texts: list[str]) -> bool:
         """Redact sensitive keys under ``node``; collect its strings not yet known to be clean."""
         if skip is None:
-            return self._walk_items(node, node.items(), texts)
+            return self._walk_dict(node, texts)
         redacted = False
         items: list[tuple[str, Any]] = []
+        key_memo = self._key_memo
         for key, value in node.items():
             subtree = skip.get(key)
-            if subtree is None:
-                items.append((key, value))
-            elif subtree is True:
+            if subtree is True:
                 continue
-            elif type(value) is not dict:
-                items.append((key, value))  # the skip entry is for an object; this is none
-            elif not subtree.keys() >= value.keys():  # an object of ours, partly skipped
-                redacted = self._walk(value, subtree, texts) or redacted
-        return self._walk_items(node, items, texts) or redacted
+            if type(value) is not dict:
+                items.append((key, value))  # (a skip entry is for an object; this is none)
+            elif subtree is not None:
+                if not subtree.keys() >= value.keys():  # an object of ours, partly skipped
+                    redacted = self._walk(value, subtree, texts) or redacted
+            elif key_memo.get(key) is False:  # the app namespace: straight to its values
+                redacted = self._walk_dict(value, texts) or redacted
+            else:
+                items.append((key, value))
+        if items:
+            redacted = self._walk_items(node, items, texts) or redacted
+        return redacted
+
+    def _walk_dict(self, node: dict[Any, Any], texts: list[str]) -> bool:
+        """An object: only its values matter when none of its keys is sensitive (the usual)."""
+        if self._any_sensitive(node):
+            return self._walk_items(node, node.items(), texts)
+        return self._walk_values(node, node.items(), texts)
 
     def _walk_items(self, node: Any, items: Iterable[tuple[Any, Any]], texts: list[str]) -> bool:
-        """The hot loop (the line's keys): key names, then strings, nested values, cards.
-
-        ``node`` is a dict (``items`` its items) or a list (``items`` enumerated: int keys are
-        never sensitive).
-        """
+        """Key names, then strings, nested values, cards (``items``: of a dict, or a list
+        enumerated: int keys are never sensitive)."""
         redacted = False
         key_memo = self._key_memo
         clean = self._clean
@@ -444,11 +552,36 @@ class Redact:
                 if value not in clean:
                     texts.append(value)
             elif kind is dict:
-                redacted = self._walk_items(value, value.items(), texts) or redacted
+                redacted = self._walk_dict(value, texts) or redacted
             elif kind is list:
-                redacted = self._walk_items(value, enumerate(value), texts) or redacted
+                redacted = self._walk_values(value, enumerate(value), texts) or redacted
             elif kind is int and self._card_ints and _CARD_INT_MIN <= value < _CARD_INT_MAX:
                 redacted = self._card_int(node, key, value) or redacted
+        return redacted
+
+    def _walk_values(self, node: Any, items: Iterable[tuple[Any, Any]], texts: list[str]) -> bool:
+        """The hot loop: :meth:`_walk_items` for keys known not to be sensitive (list indexes
+        never are), so without the per-key lookup."""
+        redacted = False
+        clean = self._clean
+        for key, value in items:
+            kind = type(value)
+            if kind is str:
+                if value not in clean:
+                    texts.append(value)
+            elif kind is int:
+                # _card_int(), inlined: a thread id is card-sized on every python-json-logger line
+                if (
+                    self._card_ints
+                    and _CARD_INT_MIN <= value < _CARD_INT_MAX
+                    and _is_card(str(value))
+                ):
+                    node[key] = self._card_label
+                    redacted = True
+            elif kind is dict:
+                redacted = self._walk_dict(value, texts) or redacted
+            elif kind is list:
+                redacted = self._walk_values(value, enumerate(value), texts) or redacted
         return redacted
 
     def _card_int(self, holder: Any, key: Any, value: int) -> bool:

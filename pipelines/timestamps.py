@@ -55,6 +55,7 @@ _FALLBACK_FORMATS: Final = (
     "%d %b %Y %H:%M:%S %z",
 )
 _UTC_SUFFIXES: Final = (" UTC", " GMT", " utc", " gmt")
+_CACHE_MAX: Final = 4096
 
 
 class TimestampConfig(StageModel):
@@ -121,18 +122,26 @@ def common_iso_shape(text: str) -> tuple[str, bool, str] | None:
     """``(date-time head, is UTC, fraction digits)`` of the usual ISO shapes, else ``None``."""
     if len(text) < 19 or text[13] != ":" or text[16] != ":" or text[10] not in "T ":
         return None
-    rest = text[19:]
+    tail = common_iso_tail(text[19:])
+    if tail is None:
+        return None
+    return text[:19], tail[0], tail[1]
+
+
+def common_iso_tail(rest: str) -> tuple[bool, str] | None:
+    """``(is UTC, fraction digits)`` of what follows the seconds (``,123``, ``.123456Z``,
+    ``+00:00``, nothing), else ``None``."""
     utc = False
     if rest.endswith("Z"):
         utc, rest = True, rest[:-1]
     elif rest.endswith("+00:00"):
         utc, rest = True, rest[:-6]
     if not rest:
-        return text[:19], utc, ""
+        return utc, ""
     digits = rest[1:]
     if rest[0] not in ".," or not (digits.isdigit() and digits.isascii()):
         return None
-    return text[:19], utc, digits
+    return utc, digits
 
 
 class TimestampParser:
@@ -197,7 +206,7 @@ class TimestampParser:
                 seconds = self._epoch_us(moment) // 1_000_000
             except ValueError:
                 return None
-            if len(self._seconds) >= 4096:
+            if len(self._seconds) >= _CACHE_MAX:
                 self._seconds.clear()
             self._seconds[key] = seconds
         return seconds
@@ -240,7 +249,16 @@ class TimestampParser:
 class Timestamp:
     """The ``timestamp`` stage."""
 
-    __slots__ = ("_fields", "_format", "_micros", "_namespace", "_now", "_parse", "_prefixes")
+    __slots__ = (
+        "_fields",
+        "_format",
+        "_micros",
+        "_namespace",
+        "_now",
+        "_parse",
+        "_prefixes",
+        "_tails",
+    )
 
     def __init__(
         self, config: TimestampConfig | None = None, context: PipelineContext | None = None
@@ -255,6 +273,7 @@ class Timestamp:
         self._now = context.now
         # Fast path, no strptime formats configured: (head, is UTC) → UTC "YYYY-MM-DDTHH:MM:SS".
         self._prefixes: dict[tuple[str, bool], str] | None = None if config.formats else {}
+        self._tails: dict[str, tuple[bool, str]] = {}  # ",123" → (False, ".123Z")
 
     def __call__(self, event: Event) -> Event:
         """Set ``@timestamp`` from the line, or keep the read time and say why."""
@@ -265,11 +284,7 @@ class Timestamp:
                 value = app.get(key)
                 if value is None:
                     continue
-                text = self._normalise_common(value) if type(value) is str else None
-                if text is None:
-                    us = self._parse(value)
-                    if us is not None:
-                        text = self._format(us)
+                text = self.normalise(value)
                 if text is not None:
                     event["@timestamp"] = text
                     del app[key]
@@ -283,24 +298,59 @@ class Timestamp:
             event["@timestamp"] = created or self._format(epoch_s_to_us(self._now()))
         return event
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The keys that may hold the line's time, in order of preference."""
+        return self._fields
+
+    def normalise(self, value: object) -> str | None:
+        """``value`` (a candidate field's) as the ``@timestamp`` string, or ``None``."""
+        text = self._normalise_common(value) if type(value) is str else None
+        if text is None:
+            us = self._parse(value)
+            if us is not None:
+                text = self._format(us)
+        return text
+
     def _normalise_common(self, text: str) -> str | None:
-        """The usual ISO shapes straight to the output string (no epoch arithmetic)."""
+        """The usual ISO shapes straight to the output string (no epoch arithmetic).
+
+        :func:`common_iso_shape`, split so both halves come from a cache: the head
+        (``2024-05-01 12:00:00``) is shared by the lines of one second, the tail (``,123``) by
+        the lines of any second.
+        """
         prefixes = self._prefixes
-        if prefixes is None:
+        if prefixes is None or len(text) < 19:
             return None
-        shape = common_iso_shape(text)
-        if shape is None:
-            return None
-        head, utc, digits = shape
+        tail = self._tails.get(text[19:])
+        if tail is None:
+            tail = self._tail(text[19:])
+            if tail is None:
+                return None
+        utc, suffix = tail
+        head = text[:19]
         prefix = prefixes.get((head, utc))
         if prefix is None:
+            if text[13] != ":" or text[16] != ":" or text[10] not in "T ":
+                return None
             seconds = self._parse.head_seconds(head, utc)
             if seconds is None:
                 return None
             prefix = self._format(seconds * 1_000_000)[:19]
-            if len(prefixes) >= 4096:
+            if len(prefixes) >= _CACHE_MAX:
                 prefixes.clear()
             prefixes[(head, utc)] = prefix
-        if self._micros:
-            return f"{prefix}.{(digits + '000000')[:6]}Z"
-        return f"{prefix}.{(digits + '000')[:3]}Z"
+        return prefix + suffix
+
+    def _tail(self, rest: str) -> tuple[bool, str] | None:
+        """``(is UTC, ".123Z")`` for what follows the seconds, cached; ``None`` if unusual."""
+        tail = common_iso_tail(rest)
+        if tail is None:
+            return None
+        utc, digits = tail
+        width = 6 if self._micros else 3
+        suffix = f".{(digits + '000000')[:width]}Z"
+        if len(self._tails) >= _CACHE_MAX:
+            self._tails.clear()
+        self._tails[rest] = (utc, suffix)
+        return utc, suffix
