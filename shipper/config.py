@@ -6,11 +6,19 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from shipper.errors import ConfigError
 from shipper.sinks import KafkaSinkConfig, build_sink
@@ -18,6 +26,7 @@ from shipper.sources import FileSourceConfig
 
 __all__ = [
     "ENV_PREFIX",
+    "HostPort",
     "OutputConfig",
     "ServiceConfig",
     "ShipperConfig",
@@ -26,6 +35,17 @@ __all__ = [
     "load_model",
     "masked",
 ]
+
+
+def _host_port(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError("must be HOST:PORT")
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+"""A listen address written ``HOST:PORT`` (the /metrics endpoints of the shipper and indexer)."""
 
 ENV_PREFIX = "SHIPPER_"
 _YAML_ONLY = frozenset({"pipeline"})
@@ -83,7 +103,7 @@ class ShipperConfig(BaseModel):
         description="Transform stages in order; none = the defaults (right for python-json-logger).",
     )
     state_dir: Path = Field(Path(".shipper-state"), description="Where checkpoints are kept.")
-    metrics_addr: str = Field(
+    metrics_addr: HostPort = Field(
         "127.0.0.1:9108", description="HOST:PORT of /metrics, /healthz, /readyz."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -113,14 +133,6 @@ class ShipperConfig(BaseModel):
     retry_backoff_max_s: float = Field(
         10.0, gt=0, description="Longest wait between publish retries."
     )
-
-    @field_validator("metrics_addr")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError("must be HOST:PORT")
-        return value
 
 
 def _leaf_fields(

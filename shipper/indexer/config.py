@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from pipelines.route import RouteConfig, Router
-from shipper.config import load_model
+from shipper.config import HostPort, load_model
 from shipper.errors import ConfigError
 from shipper.sinks import parse_kafka_url
 from shipper.sinks.kafka import KafkaSecurityConfig
@@ -287,7 +287,7 @@ class IndexerConfig(_Model):
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description="Retention of the daily indices."
     )
-    metrics_addr: str = Field(
+    metrics_addr: HostPort = Field(
         "127.0.0.1:9109", description="HOST:PORT of /metrics, /healthz, /readyz."
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
@@ -307,14 +307,6 @@ class IndexerConfig(_Model):
     lag_interval_s: float = Field(
         5.0, gt=0, description="How often consumer lag and Elasticsearch health are measured."
     )
-
-    @field_validator("metrics_addr")
-    @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError("must be HOST:PORT")
-        return value
 
 
 def load_indexer_config(
