@@ -2,11 +2,137 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
+
+from loadtest.app.config import AppConfig
+from loadtest.harness.config import RunConfig
+from shipper.cli.options import model_from_options, model_options
+from shipper.errors import LogferryError
 
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class _LoadtestGroup(click.Group):
+    """A click group whose entry point turns a logferry error into one clear line and its exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Overriding the group's own `main` keeps `main` a click group (commands attach to it,
+        # CliRunner drives it) while the console script still gets shipper's error handling.
+        try:
+            return super().main(*args, **kwargs)
+        except LogferryError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(
+    cls=_LoadtestGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
 def main() -> None:
     """Drive real traffic at a demo application and prove the alert rules fire."""
+
+
+@main.command("app")
+@model_options(AppConfig, "LOADTEST_APP_")
+def app(**values: Any) -> None:
+    """Run the demo shop: an HTTP service writing one JSON log line per request.
+
+    Faults are set at run time with PUT /admin/faults, or per request with the headers
+    X-Fault-Error-Rate and X-Fault-Latency-Ms; X-Log-Extra-Lines: N adds N log lines to a
+    request. SIGINT/SIGTERM drain the requests in flight and exit 0.
+    """
+    from loadtest.app.server import serve  # aiohttp only for this command
+
+    serve(model_from_options(AppConfig, values))
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """`90`, `90s`, `2m`, `1m30s` → seconds."""
+    from loadtest.harness.rules import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return float(value) if value.replace(".", "", 1).isdigit() else parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a duration (e.g. 90s, 2m)") from exc
+
+
+def _scenario_names() -> list[str]:
+    from loadtest.scenarios.catalog import SCENARIOS
+
+    return list(SCENARIOS)
+
+
+@main.command("run")
+@click.option(
+    "--scenario",
+    required=True,
+    type=click.Choice(_scenario_names()),
+    envvar="LOADTEST_RUN_SCENARIO",
+    show_envvar=True,
+    help="Scenario to run (`loadtest scenarios` describes them).",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    callback=_duration,
+    envvar="LOADTEST_RUN_DURATION",
+    show_envvar=True,
+    help="Length of the load (90, 90s, 2m); the scenario's phases are scaled to it. "
+    "[default: the scenario's]",
+)
+@click.option(
+    "--expect-firing",
+    multiple=True,
+    metavar="ALERT",
+    help="An alert that must fire, on top of the scenario's (repeatable).",
+)
+@click.option(
+    "--expect-quiet",
+    multiple=True,
+    metavar="ALERT",
+    help="An alert that must stay quiet, on top of the scenario's (repeatable).",
+)
+@model_options(
+    RunConfig,
+    "LOADTEST_RUN_",
+    exclude=frozenset({"scenario", "duration_s", "expect_firing", "expect_quiet"}),
+)
+def run(**values: Any) -> None:
+    """Drive a scenario's traffic at the demo app and check the alerts it must (not) fire.
+
+    Starts what is not given (demo app, shipper, indexer, a private Prometheus with the rules of
+    --rules and a private Alertmanager delivering to a local webhook), runs Locust headless,
+    then checks: each expected alert fired in Prometheus and reached the webhook; no other alert
+    fired; every request Locust made is one log line in Elasticsearch. Exit 0 only when all held,
+    1 when an expectation failed, 3 when the run could not be carried out.
+    """
+    import asyncio
+
+    from rich.console import Console
+
+    from loadtest.harness.runner import run_load_test
+
+    config = model_from_options(RunConfig, values)
+    report = asyncio.run(run_load_test(config, Console(highlight=False)))
+    sys.exit(0 if report.passed else 1)
+
+
+@main.command("scenarios")
+def scenarios() -> None:
+    """List the scenarios, their phases and the alerts each expects."""
+    from loadtest.scenarios.catalog import SCENARIOS
+
+    for scenario in SCENARIOS.values():
+        phases = ", ".join(f"{p.name} {p.share:.0%}" for p in scenario.phases)
+        click.echo(f"{scenario.name}: {scenario.summary}")
+        click.echo(f"  {scenario.duration_s:.0f} s, {scenario.users} users; phases: {phases}")
+        click.echo(f"  must fire: {', '.join(scenario.expect_firing) or '-'}")
+        click.echo(
+            f"  must stay quiet: {', '.join(scenario.expect_quiet) or '-'} (and every other)"
+        )

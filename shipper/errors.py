@@ -7,6 +7,7 @@ catch these and the CLI turns them into one clear line and an exit code::
     ├── ConfigError            a setting is wrong (exit 2)
     ├── ElasticsearchError     Elasticsearch is unreachable or refused a request
     ├── KafkaAdminError        Kafka is unreachable or refused an admin request
+    ├── LoadTestError          `loadtest run` could not set up or carry out a run (exit 3)
     └── StackError             the local stack cannot start or stop
         ├── JavaError          no Java, or one too old / too new
         ├── PortInUseError     a port the stack needs is taken
@@ -23,6 +24,7 @@ __all__ = [
     "ElasticsearchError",
     "JavaError",
     "KafkaAdminError",
+    "LoadTestError",
     "LogferryError",
     "MavenError",
     "PortInUseError",
@@ -49,6 +51,12 @@ class ElasticsearchError(LogferryError):
 
 class KafkaAdminError(LogferryError):
     """Kafka could not be reached, or refused an admin request (topic creation, description)."""
+
+
+class LoadTestError(LogferryError):
+    """A load test could not be set up or carried out (a failed expectation is a result, not this)."""
+
+    exit_code = 3
 
 
 class StackError(LogferryError):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+import types
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import click
 from pydantic import BaseModel, ValidationError
@@ -25,19 +26,35 @@ _CLICK_TYPES: dict[Any, Any] = {
 }
 
 
-def model_options(model: type[BaseModel], env_prefix: str) -> Callable[[F], F]:
-    """Add one `--field-name` option per field of *model*, readable from `{env_prefix}FIELD_NAME`."""
+def _click_type(annotation: Any) -> Any:
+    """The click type of a field: `X | None` as X, a Literal as a choice, unknown ones as text."""
+    if get_origin(annotation) is types.UnionType:
+        arguments = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = arguments[0] if len(arguments) == 1 else str
+    if get_origin(annotation) is Literal:
+        return click.Choice([str(a) for a in get_args(annotation)])
+    return _CLICK_TYPES.get(annotation, str)
+
+
+def model_options(
+    model: type[BaseModel], env_prefix: str, *, exclude: frozenset[str] = frozenset()
+) -> Callable[[F], F]:
+    """Add one `--field-name` option per field of *model* (but *exclude*), readable from
+    `{env_prefix}FIELD_NAME`."""
 
     def decorate(func: F) -> F:
         for name, field in reversed(model.model_fields.items()):
+            if name in exclude:
+                continue
             option = click.option(
                 f"--{name.replace('_', '-')}",
                 name,
-                type=_CLICK_TYPES.get(field.annotation, str),
+                type=_click_type(field.annotation),
                 default=None,
                 envvar=f"{env_prefix}{name.upper()}",
                 show_envvar=True,
-                help=f"{field.description} [default: {field.default}]",
+                help=field.description
+                + ("" if field.default is None else f" [default: {field.default}]"),
             )
             func = option(func)
         return func

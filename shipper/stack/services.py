@@ -30,6 +30,7 @@ __all__ = [
     "Prometheus",
     "Service",
     "all_services",
+    "debian_binary",
 ]
 
 _PROBE_TIMEOUT_S = 3.0
@@ -291,7 +292,8 @@ class Elasticsearch(Service):
             return None
 
 
-def _debian_binary(*names: str) -> str | None:
+def debian_binary(*names: str) -> str | None:
+    """The first of *names* found on PATH (Debian names some binaries differently)."""
     for name in names:
         found = shutil.which(name)
         if found:
@@ -313,7 +315,7 @@ class Prometheus(Service):
         return [(self.settings.prometheus_port, "prometheus_port")]
 
     def missing(self) -> str | None:
-        if _debian_binary("prometheus") is None:
+        if debian_binary("prometheus") is None:
             return f"prometheus is not installed. Fix: {self.install_hint}"
         return None
 
@@ -331,7 +333,7 @@ class Prometheus(Service):
         )
 
     def prepare(self) -> tuple[list[str], dict[str, str]]:
-        binary = _debian_binary("prometheus")
+        binary = debian_binary("prometheus")
         assert binary is not None  # checked by missing()
         self.dir.mkdir(parents=True, exist_ok=True)
         config = self.dir / "prometheus.yml"
@@ -365,12 +367,12 @@ class Alertmanager(Service):
         return [(self.settings.alertmanager_port, "alertmanager_port")]
 
     def missing(self) -> str | None:
-        if _debian_binary("prometheus-alertmanager", "alertmanager") is None:
+        if debian_binary("prometheus-alertmanager", "alertmanager") is None:
             return f"alertmanager is not installed. Fix: {self.install_hint}"
         return None
 
     def prepare(self) -> tuple[list[str], dict[str, str]]:
-        binary = _debian_binary("prometheus-alertmanager", "alertmanager")
+        binary = debian_binary("prometheus-alertmanager", "alertmanager")
         assert binary is not None  # checked by missing()
         self.dir.mkdir(parents=True, exist_ok=True)
         config = self.dir / "alertmanager.yml"

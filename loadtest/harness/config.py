@@ -1,0 +1,78 @@
+"""The one config model of `loadtest run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["RunConfig"]
+
+
+class RunConfig(BaseModel):
+    """Which scenario, how much load, and which parts to start or to use as given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario: str = Field(description="Scenario name (`loadtest scenarios` lists them).")
+    duration_s: float | None = Field(
+        None, gt=0, description="Length of the load; the scenario's phases are scaled to it."
+    )
+    users: int | None = Field(None, gt=0, description="Peak simulated users.")
+    spawn_rate: float | None = Field(None, gt=0, description="Users started per second.")
+    host: str | None = Field(
+        None, description="URL of a running demo app to drive; unset = start one."
+    )
+    shipper: str | None = Field(
+        None, description="HOST:PORT of a running shipper's /metrics; unset = start one."
+    )
+    indexer: str | None = Field(
+        None, description="HOST:PORT of a running indexer's /metrics; unset = start one."
+    )
+    prometheus: str | None = Field(
+        None,
+        description="URL of a Prometheus that already evaluates the rules and scrapes the "
+        "shipper and indexer; unset = start a private one with the rules.",
+    )
+    alertmanager: str | None = Field(
+        None,
+        description="URL of the Alertmanager that Prometheus sends to; unset = start a private "
+        "one that delivers to the harness's webhook receiver.",
+    )
+    kafka: str = Field("127.0.0.1:9092", description="Kafka for a shipper and indexer it starts.")
+    elasticsearch: str = Field(
+        "http://127.0.0.1:9200", description="Elasticsearch where request lines are looked up."
+    )
+    index: str = Field("app-logs-*", description="Indices searched for the request lines.")
+    profile: Literal["fast", "real"] = Field(
+        "fast",
+        description="`fast`: a private Prometheus evaluates the rules with windows and `for:` "
+        "divided by --fast-factor (thresholds unchanged); `real`: the rules as written.",
+    )
+    fast_factor: float = Field(15.0, gt=0, description="Divisor of windows and `for:` in `fast`.")
+    rules: Path = Field(
+        Path("dashboards/prometheus/alerts.yml"), description="The alert rules file."
+    )
+    alertmanager_config: Path = Field(
+        Path("dashboards/alertmanager/alertmanager.yml"),
+        description="The Alertmanager config whose routing a private Alertmanager uses.",
+    )
+    report: Path | None = Field(
+        None, description="Report directory; unset = loadtest-reports/<scenario>-<time>."
+    )
+    work_dir: Path = Field(
+        Path(".loadtest"), description="Logs, configs and state of the processes it starts."
+    )
+    expect_firing: tuple[str, ...] = Field(
+        (), description="More alerts that must fire, on top of the scenario's."
+    )
+    expect_quiet: tuple[str, ...] = Field(
+        (), description="More alerts that must stay quiet, on top of the scenario's."
+    )
+    drain_timeout_s: float = Field(
+        120.0, gt=0, description="How long to wait for the last request lines to be searchable."
+    )
+    delivery_grace_s: float = Field(
+        20.0, ge=0, description="After the load, how long to wait for fired alerts to be delivered."
+    )

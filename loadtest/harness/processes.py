@@ -1,0 +1,112 @@
+"""Child processes the harness starts: one log file each, a readiness probe, a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import aiohttp
+
+from shipper.errors import LoadTestError
+
+__all__ = ["ManagedProcess", "http_ok"]
+
+
+async def http_ok(url: str, timeout_s: float = 2.0) -> bool:
+    """True when *url* answers 2xx."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
+            session.get(url) as response,
+        ):
+            return 200 <= response.status < 300
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return False
+
+
+class ManagedProcess:
+    """A child process whose output goes to *log_path*, stopped with SIGTERM (SIGKILL if stuck)."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = log_path
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.cwd = cwd
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        """Start it (its output appended to the log file)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,  # a Ctrl-C in the terminal reaches the harness only
+            )
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it has exited."""
+        return None if self.process is None else self.process.returncode
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The end of its output, for error messages."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def wait_ready(self, url: str, timeout_s: float = 60.0) -> None:
+        """Wait until *url* answers 2xx; fail clearly if the process exits or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.returncode is not None:
+                raise LoadTestError(
+                    f"{self.name} exited with {self.returncode} while starting "
+                    f"(log: {self.log_path}):\n{self.log_tail()}"
+                )
+            if await http_ok(url):
+                return
+            await asyncio.sleep(0.2)
+        raise LoadTestError(
+            f"{self.name} not ready at {url} after {timeout_s:.0f}s (log: {self.log_path}):\n"
+            f"{self.log_tail()}"
+        )
+
+    async def wait(self) -> int:
+        """Wait for it to exit on its own; its exit code."""
+        assert self.process is not None
+        return await self.process.wait()
+
+    async def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM, then SIGKILL after *timeout_s*; the exit code (None if never started)."""
+        if self.process is None:
+            return None
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout_s)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
+        return self.process.returncode

@@ -1,0 +1,1 @@
+"""Tests of the files under dashboards/: alert rules, scrape config, Alertmanager config."""
