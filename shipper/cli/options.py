@@ -53,7 +53,7 @@ def model_options(
                 default=None,
                 envvar=f"{env_prefix}{name.upper()}",
                 show_envvar=True,
-                help=field.description
+                help=(field.description or "")
                 + ("" if field.default is None else f" [default: {field.default}]"),
             )
             func = option(func)
