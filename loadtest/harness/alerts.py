@@ -22,6 +22,8 @@ class AlertSeen:
     firing_at: float | None = None
     delivered_at: float | None = None
     delivered_to: str | None = None
+    inhibited_at: float | None = None
+    """Alertmanager held it back because a critical of the same scope fired (by design)."""
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -51,6 +53,12 @@ class AlertLog:
             seen.delivered_at = at
             seen.delivered_to = receiver
 
+    def inhibited(self, name: str, at: float) -> None:
+        """Alertmanager reported *name* as suppressed by an inhibit rule."""
+        seen = self._get(name)
+        if seen.inhibited_at is None:
+            seen.inhibited_at = at
+
     def firing(self) -> list[str]:
         """Names of the alerts that reached firing."""
         return sorted(name for name, seen in self.alerts.items() if seen.firing_at is not None)
@@ -67,14 +75,25 @@ async def poll_prometheus(session: aiohttp.ClientSession, url: str, log: AlertLo
         log.saw(labels.get("alertname", "?"), alert.get("state", ""), labels, now)
 
 
-async def poll_alertmanager(session: aiohttp.ClientSession, url: str, log: AlertLog) -> None:
-    """One look at a given Alertmanager: an active alert there counts as delivered to it."""
-    async with session.get(f"{url}/api/v2/alerts", params={"active": "true"}) as response:
+async def poll_alertmanager(
+    session: aiohttp.ClientSession, url: str, log: AlertLog, *, active_is_delivered: bool
+) -> None:
+    """One look at Alertmanager's alerts: note the inhibited ones, and with
+    *active_is_delivered* (an Alertmanager whose receivers the harness cannot see) count an
+    active alert as delivered to it."""
+    async with session.get(
+        f"{url}/api/v2/alerts", params={"active": "true", "inhibited": "true"}
+    ) as response:
         response.raise_for_status()
         alerts: list[dict[str, Any]] = await response.json()
     now = time.time()
     for alert in alerts:
-        log.delivered(alert.get("labels", {}).get("alertname", "?"), "alertmanager", now)
+        name = alert.get("labels", {}).get("alertname", "?")
+        status = alert.get("status", {})
+        if status.get("inhibitedBy"):
+            log.inhibited(name, now)
+        elif active_is_delivered and status.get("state") == "active":
+            log.delivered(name, "alertmanager", now)
 
 
 class WebhookReceiver:

@@ -60,6 +60,13 @@ class LocustRun:
             env=settings.to_env(),
         )  # fmt: skip
 
+    async def start(self) -> None:
+        """Start Locust, after removing a previous run's files from the report directory (the
+        harness takes the history file's appearance as the start of the load)."""
+        for stale in self.report.glob("locust*"):
+            stale.unlink()
+        await self.process.start()
+
     @property
     def history_file(self) -> Path:
         """Locust appends a row per second here (flushed every few seconds)."""

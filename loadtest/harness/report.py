@@ -70,6 +70,7 @@ class RunReport:
                     "firing_after_s": self._after(seen.firing_at),
                     "delivered_after_s": self._after(seen.delivered_at),
                     "delivered_to": seen.delivered_to,
+                    "inhibited_after_s": self._after(seen.inhibited_at),
                     "labels": seen.labels,
                 }
                 for seen in self.alerts
@@ -100,7 +101,7 @@ class RunReport:
                     _seconds(self._after(at))
                     for at in (seen.pending_at, seen.firing_at, seen.delivered_at)
                 ),
-                seen.delivered_to or "-",
+                seen.delivered_to or ("inhibited" if seen.inhibited_at else "-"),
             )
         if not self.alerts:
             alerts.add_row("(none became pending)", "-", "-", "-", "-")

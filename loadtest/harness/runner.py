@@ -116,7 +116,6 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
             alerts,
             requests,
             origin=incident_at or started_at,
-            need_delivery=True,
         )
         report = RunReport(
             scenario=scenario.name,
@@ -276,8 +275,9 @@ async def _watch_alerts(http: aiohttp.ClientSession, parts: _Parts, alerts: Aler
     while True:
         with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, ValueError):
             await poll_prometheus(http, parts.prometheus, alerts)
-            if parts.webhook is None:
-                await poll_alertmanager(http, parts.alertmanager, alerts)
+            await poll_alertmanager(
+                http, parts.alertmanager, alerts, active_is_delivered=parts.webhook is None
+            )
         await asyncio.sleep(_POLL_S)
 
 
@@ -291,7 +291,7 @@ async def _drive(
     console: Console,
 ) -> tuple[float, float | None]:
     """Run Locust, switching the app's faults at each phase; (load start, incident start)."""
-    await locust.process.start()
+    await locust.start()
     # The shape's clock starts when Locust starts its test, which is when its CSV appears.
     while not locust.history_file.exists():
         if locust.process.returncode is not None:
@@ -361,7 +361,8 @@ async def _await_deliveries(alerts: AlertLog, expectations: Expectations, grace_
         pending = [
             name
             for name in expectations.firing
-            if (seen := alerts.alerts.get(name)) is None or seen.delivered_at is None
+            if (seen := alerts.alerts.get(name)) is None
+            or (seen.delivered_at is None and seen.inhibited_at is None)
         ]
         if not pending:
             return

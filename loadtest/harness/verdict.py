@@ -34,14 +34,16 @@ def _after(at: float | None, origin: float) -> str:
     return "never" if at is None else f"{at - origin:.1f} s"
 
 
-def _fired(name: str, seen: AlertSeen | None, origin: float, need_delivery: bool) -> Check:
+def _fired(name: str, seen: AlertSeen | None, origin: float) -> Check:
     label = f"{name} fires"
     if seen is None or seen.firing_at is None:
         pending = "" if seen is None or seen.pending_at is None else ", pending only"
         return Check(label, False, f"never fired{pending}")
     detail = f"firing after {_after(seen.firing_at, origin)}"
+    if seen.delivered_at is None and seen.inhibited_at is not None:
+        return Check(label, True, f"{detail}; inhibited in Alertmanager by a firing critical")
     if seen.delivered_at is None:
-        return Check(label, not need_delivery, f"{detail}; Alertmanager never delivered it")
+        return Check(label, False, f"{detail}; Alertmanager never delivered it")
     return Check(
         label,
         True,
@@ -62,12 +64,11 @@ def judge(
     requests: RequestMatch | None,
     *,
     origin: float,
-    need_delivery: bool = True,
 ) -> list[Check]:
     """Every check of a run; time to fire counts from *origin* (the incident's start)."""
     e = expectations
     checks = _unknown((*e.firing, *e.quiet, *e.may_fire), e.known)
-    checks += [_fired(name, alerts.alerts.get(name), origin, need_delivery) for name in e.firing]
+    checks += [_fired(name, alerts.alerts.get(name), origin) for name in e.firing]
     for name in e.quiet:
         seen = alerts.alerts.get(name)
         fired = seen is not None and seen.firing_at is not None

@@ -90,3 +90,12 @@ def test_request_log_lines_and_a_missing_file(tmp_path: Path) -> None:
     assert read_request_log(path) == {}
     path.write_text("lt-a-0 200\nlt-a-1 503\nlt-a-2 0\n")
     assert read_request_log(path) == {"lt-a-0": 200, "lt-a-1": 503, "lt-a-2": 0}
+
+
+def test_an_expected_warning_inhibited_by_a_critical_counts_as_handled() -> None:
+    log = AlertLog()
+    log.saw("AppErrorLogBurst", "firing", {}, 12.0)
+    log.inhibited("AppErrorLogBurst", 13.0)
+    checks = _by_name(judge(_expect(firing=("AppErrorLogBurst",)), log, None, origin=0.0))
+    passed, detail = checks["AppErrorLogBurst fires"]
+    assert passed and "inhibited" in detail
