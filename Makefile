@@ -8,13 +8,15 @@ BIN := $(VENV)/bin
 install:  ## system packages (apt) + the project into .venv
 	@scripts/bootstrap.sh
 
-demo: install  ## the main job; for now: bring the local stack up
+demo: install  ## the whole pipeline on this machine, driven by the error-spike scenario
 	@$(BIN)/shipper stack up
+	@$(BIN)/loadtest demo
 
 stack: install  ## start Kafka, Elasticsearch, Prometheus, Alertmanager
 	@$(BIN)/shipper stack up
 
-down:  ## stop the local stack (data kept; `shipper stack down --purge` drops it)
+down:  ## stop the demo and the local stack (data kept; `shipper stack down --purge` drops it)
+	@if [ -x $(BIN)/loadtest ]; then $(BIN)/loadtest demo down; fi
 	@if [ -x $(BIN)/shipper ]; then $(BIN)/shipper stack down; fi
 
 lint: install

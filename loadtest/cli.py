@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from loadtest.app.config import AppConfig
+from loadtest.demo.config import DemoConfig
 from loadtest.harness.config import RunConfig
 from shipper.cli.options import model_from_options, model_options
 from shipper.errors import LogferryError
@@ -136,3 +137,33 @@ def scenarios() -> None:
         click.echo(
             f"  must stay quiet: {', '.join(scenario.expect_quiet) or '-'} (and every other)"
         )
+
+
+@main.group("demo", invoke_without_command=True)
+@model_options(DemoConfig, "LOADTEST_DEMO_")
+@click.pass_context
+def demo(ctx: click.Context, /, **values: Any) -> None:
+    """The whole pipeline on this machine: setup, demo app, shipper, indexer, a scenario, a summary.
+
+    Needs the local stack (`shipper stack up`); `make demo` does both. The app, shipper and
+    indexer keep running for exploring; `loadtest demo down` (or `make down`) stops them.
+    """
+    ctx.obj = model_from_options(DemoConfig, values)
+    if ctx.invoked_subcommand is None:
+        import asyncio
+
+        from rich.console import Console
+
+        from loadtest.demo.runner import run_demo
+
+        sys.exit(0 if asyncio.run(run_demo(ctx.obj, Console(highlight=False))) else 1)
+
+
+@demo.command("down")
+@click.pass_obj
+def demo_down(config: DemoConfig) -> None:
+    """Stop the demo's app, shipper and indexer (the stack keeps running)."""
+    from loadtest.demo.services import stop_demo_processes
+
+    stopped = stop_demo_processes(config)
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "no demo process was running")

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shipper.resources import ALERT_RULES, ALERTMANAGER_CONFIG
+
 __all__ = ["RunConfig"]
 
 
@@ -51,11 +53,9 @@ class RunConfig(BaseModel):
         "divided by --fast-factor (thresholds unchanged); `real`: the rules as written.",
     )
     fast_factor: float = Field(15.0, gt=0, description="Divisor of windows and `for:` in `fast`.")
-    rules: Path = Field(
-        Path("dashboards/prometheus/alerts.yml"), description="The alert rules file."
-    )
+    rules: Path = Field(ALERT_RULES, description="The alert rules file.")
     alertmanager_config: Path = Field(
-        Path("dashboards/alertmanager/alertmanager.yml"),
+        ALERTMANAGER_CONFIG,
         description="The Alertmanager config whose routing a private Alertmanager uses.",
     )
     report: Path | None = Field(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from pathlib import Path
-import types
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import click

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shipper.errors import ServiceStartError, StackError
+from shipper.resources import ALERT_RULES
 from shipper.stack.distributions import elasticsearch_home, kafka_libs
 from shipper.stack.java import find_java
 from shipper.stack.settings import StackSettings
@@ -320,10 +321,13 @@ class Prometheus(Service):
         return None
 
     def config(self) -> str:
-        """Scrape config: Prometheus itself, the shipper (:9108) and the indexer (:9109)."""
+        """Scrape config: Prometheus itself, the shipper (:9108) and the indexer (:9109); the
+        alert rules of the checkout, when there are any."""
         s = self.settings
+        rules = f"rule_files: ['{ALERT_RULES}']\n" if ALERT_RULES.exists() else ""
         return (
             "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n"
+            f"{rules}"
             "alerting:\n  alertmanagers:\n"
             f"    - static_configs:\n        - targets: ['{s.host}:{s.alertmanager_port}']\n"
             "scrape_configs:\n"

@@ -1,0 +1,19 @@
+"""Files logferry reads from its repository checkout (they are edited by operators, so they are
+plain files beside the code, not package data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+__all__ = ["ALERTMANAGER_CONFIG", "ALERT_RULES", "REPOSITORY"]
+
+REPOSITORY: Final = Path(__file__).resolve().parents[1]
+"""The checkout the editable install runs from (DESIGN.md's layout)."""
+
+ALERT_RULES: Final = REPOSITORY / "dashboards" / "prometheus" / "alerts.yml"
+"""Prometheus alert rules; the local stack's Prometheus loads them, `loadtest run` derives its
+fast profile from them."""
+
+ALERTMANAGER_CONFIG: Final = REPOSITORY / "dashboards" / "alertmanager" / "alertmanager.yml"
+"""Alertmanager routing; `loadtest run` gives its private Alertmanager the same routes."""
