@@ -7,6 +7,7 @@ catch these and the CLI turns them into one clear line and an exit code::
     ├── ConfigError            a setting is wrong (exit 2)
     ├── ElasticsearchError     Elasticsearch is unreachable or refused a request
     ├── KafkaAdminError        Kafka is unreachable or refused an admin request
+    ├── KibanaError            Kibana is unreachable, refused the credentials or some saved objects
     ├── LoadTestError          `loadtest run` could not set up or carry out a run (exit 3)
     └── StackError             the local stack cannot start or stop
         ├── JavaError          no Java, or one too old / too new
@@ -24,6 +25,7 @@ __all__ = [
     "ElasticsearchError",
     "JavaError",
     "KafkaAdminError",
+    "KibanaError",
     "LoadTestError",
     "LogferryError",
     "MavenError",
@@ -51,6 +53,10 @@ class ElasticsearchError(LogferryError):
 
 class KafkaAdminError(LogferryError):
     """Kafka could not be reached, or refused an admin request (topic creation, description)."""
+
+
+class KibanaError(LogferryError):
+    """Kibana could not be reached, refused the credentials, or refused saved objects of an import."""
 
 
 class LoadTestError(LogferryError):

@@ -1,9 +1,11 @@
-"""`shipper setup`: install the index templates, ILM policies and the Kafka topic, idempotently."""
+"""`shipper setup`: install the index templates, ILM policies, the Kafka topic and (with --kibana)
+the Kibana saved objects, idempotently."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -11,6 +13,9 @@ from rich.table import Table
 from shipper.cli.index import ENV_HELP, indexer_config, indexer_options
 from shipper.cli.output import out_console, progress
 from shipper.indexer.config import IndexerConfig
+
+if TYPE_CHECKING:  # the runtime import waits for the command to run: `shipper --help` stays fast
+    from shipper.indexer.setup import SetupStep
 
 __all__ = ["setup"]
 
@@ -29,6 +34,18 @@ _COLOURS = {
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--skip-kafka", is_flag=True, help="Leave the Kafka topic alone.")
 @click.option("--skip-elasticsearch", is_flag=True, help="Leave Elasticsearch alone.")
+@click.option(
+    "--kibana",
+    "kibana_url",
+    metavar="URL",
+    help="Also import the saved objects of dashboards/kibana/ into the Kibana at URL "
+    "(http(s)://HOST:PORT, with its base path and /s/SPACE if any). [default: none: Kibana is left alone]",
+)
+@click.option("--kibana-username", help="Kibana user. [default: the Elasticsearch credentials]")
+@click.option(
+    "--kibana-password",
+    help="Kibana password (prefer INDEXER_KIBANA_PASSWORD: flags show in `ps`).",
+)
 def setup(
     config_path: Path | None,
     es_url: str | None,
@@ -36,6 +53,9 @@ def setup(
     dry_run: bool,
     skip_kafka: bool,
     skip_elasticsearch: bool,
+    kibana_url: str | None,
+    kibana_username: str | None,
+    kibana_password: str | None,
 ) -> None:
     """Install what the pipeline needs; a second run changes nothing and says so.
 
@@ -43,15 +63,31 @@ def setup(
     index templates of the daily and dead-letter indices and, where the cluster has ILM, the
     retention policies. What the cluster lacks (ILM, mapping types) is reported with what is
     done instead. Kafka: the topic, with its partitions, retention.ms and max.message.bytes
-    (an existing topic is described, never altered).
+    (an existing topic is described, never altered). Kibana, only with --kibana (or
+    kibana.url): the data views, saved searches, visualizations and dashboard of
+    dashboards/kibana/, imported with overwrite when Kibana does not hold them as the files say.
     """
-    config = indexer_config(config_path, es_url=es_url, kafka_url=kafka_url)
+    kibana: dict[str, Any] = {}
+    if kibana_url:
+        kibana["url"] = kibana_url
+    if kibana_username:
+        kibana["username"] = kibana_username
+    if kibana_password:
+        kibana["password"] = kibana_password
+    config = indexer_config(
+        config_path,
+        es_url=es_url,
+        kafka_url=kafka_url,
+        extra={"kibana": kibana} if kibana else None,
+    )
     asyncio.run(_setup(config, dry_run, not skip_elasticsearch, not skip_kafka))
 
 
 async def _setup(config: IndexerConfig, dry_run: bool, elasticsearch: bool, kafka: bool) -> None:
+    from shipper.errors import KibanaError
     from shipper.indexer.es import build_client
-    from shipper.indexer.setup import SetupStep, setup_elasticsearch, setup_kafka
+    from shipper.indexer.kibana import setup_kibana
+    from shipper.indexer.setup import setup_elasticsearch, setup_kafka
 
     steps: list[SetupStep] = []
     if elasticsearch:
@@ -66,14 +102,26 @@ async def _setup(config: IndexerConfig, dry_run: bool, elasticsearch: bool, kafk
     if kafka:
         progress(f"Kafka at {config.kafka.bootstrap}: checking topic {config.kafka.topic}")
         steps += await setup_kafka(config.kafka, dry_run=dry_run)
+    failure: KibanaError | None = None
+    if config.kibana.url is not None:
+        progress(f"Kibana at {config.kibana.url}: comparing and importing saved objects")
+        try:
+            steps.append(await setup_kibana(config.kibana, config.elasticsearch, dry_run=dry_run))
+        except KibanaError as exc:
+            # The steps before it did happen: show them, then fail with Kibana's one line.
+            failure = exc
 
-    table = Table(title="shipper setup" + (" (dry run)" if dry_run else ""))
-    for column in ("what", "status", "detail"):
-        table.add_column(column)
-    for step in steps:
-        colour = _COLOURS.get(step.status, "white")
-        table.add_row(step.what, f"[{colour}]{step.status}[/]", step.detail)
-    out_console.print(table)
+    if failure is None:
+        _report(steps, dry_run)
+        return
+    if steps:
+        _table(steps, dry_run)
+    raise failure
+
+
+def _report(steps: list[SetupStep], dry_run: bool) -> None:
+    """The table of steps and a one-line verdict."""
+    _table(steps, dry_run)
     changed = [s for s in steps if s.changed]
     pending = [s for s in steps if s.status.startswith("would")]
     if dry_run:
@@ -86,3 +134,14 @@ async def _setup(config: IndexerConfig, dry_run: bool, elasticsearch: bool, kafk
         out_console.print(f"{len(changed)} change(s) made")
     else:
         out_console.print("nothing changed: everything was already there")
+
+
+def _table(steps: list[SetupStep], dry_run: bool) -> None:
+    """One row per step: what, its status (coloured), the detail."""
+    table = Table(title="shipper setup" + (" (dry run)" if dry_run else ""))
+    for column in ("what", "status", "detail"):
+        table.add_column(column)
+    for step in steps:
+        colour = _COLOURS.get(step.status, "white")
+        table.add_row(step.what, f"[{colour}]{step.status}[/]", step.detail)
+    out_console.print(table)

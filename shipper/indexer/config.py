@@ -25,6 +25,7 @@ __all__ = [
     "IndexConfig",
     "IndexerConfig",
     "KafkaInputConfig",
+    "KibanaConfig",
     "RetentionConfig",
     "load_indexer_config",
 ]
@@ -144,6 +145,36 @@ class ElasticsearchConfig(_Model):
     @property
     def hosts(self) -> list[str]:
         return [url.strip() for url in self.url.split(",") if url.strip()]
+
+
+class KibanaConfig(_Model):
+    """Kibana, where `shipper setup` imports the saved objects of dashboards/kibana/ (only when `url` is set)."""
+
+    url: str | None = Field(
+        None,
+        description="http(s)://HOST:PORT of Kibana, with its base path and `/s/SPACE` if any; unset = `setup` leaves Kibana alone.",
+    )
+    username: str | None = Field(
+        None, description="Basic-auth user; unset = the Elasticsearch credentials."
+    )
+    password: SecretStr | None = Field(
+        None, description="Basic-auth password (masked when printed)."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="API key (base64 id:key), instead of user and password."
+    )
+    ca_certs: Path | None = Field(None, description="CA bundle to verify Kibana's certificate.")
+    verify_certs: bool = Field(True, description="Verify Kibana's TLS certificate.")
+    request_timeout_s: float = Field(
+        60.0, gt=0, description="How long one request to Kibana (the import) may take."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().startswith(("http://", "https://")):
+            raise ValueError(f"{value.strip()!r} is not http(s)://HOST:PORT")
+        return value.strip().rstrip("/") if value is not None else None
 
 
 class BulkConfig(_Model):
@@ -279,6 +310,9 @@ class IndexerConfig(_Model):
     )
     elasticsearch: ElasticsearchConfig = Field(
         default_factory=ElasticsearchConfig, description="The cluster to write to."
+    )
+    kibana: KibanaConfig = Field(
+        default_factory=KibanaConfig, description="Kibana, for `shipper setup`'s saved objects."
     )
     bulk: BulkConfig = Field(default_factory=BulkConfig, description="Bulk requests.")
     index: IndexConfig = Field(

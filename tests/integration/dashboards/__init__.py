@@ -1,0 +1,1 @@
+"""Integration tests of the files under dashboards/: their queries against a real Prometheus."""
