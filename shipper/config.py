@@ -55,7 +55,9 @@ _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ServiceConfig(BaseModel):
-    """Who is logging: becomes `service.*` of every event unless the line says otherwise."""
+    """Who is logging: becomes `service.*` of every event. The operator's setting wins over a
+    `service` key in the line (which stays under the app namespace), so a line cannot route
+    itself into another service's indices."""
 
     model_config = ConfigDict(extra="forbid")
 
