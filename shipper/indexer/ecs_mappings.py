@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
 from pipelines._ecs_fields import ECS_FIELD_TYPES, ECS_VERSION
+from shipper.resources import INDEX_TEMPLATES
 
 __all__ = ["IGNORE_ABOVE", "OUT", "OVERRIDES", "render", "render_json"]
 
-OUT: Final = Path(__file__).resolve().parents[2] / "index-templates" / "ecs-mappings.json"
+OUT: Final = INDEX_TEMPLATES / "ecs-mappings.json"
 
 IGNORE_ABOVE: Final = 1024
 """ignore_above in the file; `setup` replaces it with the configured value."""

@@ -31,6 +31,7 @@ import orjson
 from shipper.errors import ConfigError, KibanaError
 from shipper.indexer.config import ElasticsearchConfig, KibanaConfig
 from shipper.indexer.setup import SetupStep, Status
+from shipper.resources import KIBANA_OBJECTS
 
 __all__ = [
     "DASHBOARDS_DIR",
@@ -48,7 +49,7 @@ __all__ = [
     "setup_kibana",
 ]
 
-DASHBOARDS_DIR: Final = Path(__file__).resolve().parents[2] / "dashboards" / "kibana"
+DASHBOARDS_DIR: Final = KIBANA_OBJECTS
 WHAT: Final = "Kibana saved objects"
 """The step's name in `setup`'s table."""
 IMPORT_FILENAME: Final = "logferry.ndjson"

@@ -27,6 +27,7 @@ import orjson
 
 from shipper.errors import ConfigError
 from shipper.indexer.config import IndexConfig, RetentionConfig
+from shipper.resources import INDEX_TEMPLATES
 
 __all__ = [
     "CHECKSUM_KEY",
@@ -43,7 +44,7 @@ __all__ = [
     "with_fallbacks",
 ]
 
-TEMPLATES_DIR: Final = Path(__file__).resolve().parents[2] / "index-templates"
+TEMPLATES_DIR: Final = INDEX_TEMPLATES
 CHECKSUM_KEY: Final = "logferry_checksum"
 
 TYPE_FALLBACKS: Final[dict[str, dict[str, Any]]] = {
