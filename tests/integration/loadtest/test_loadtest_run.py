@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 _RUN_TIMEOUT_S = 280  # the bound is 3 minutes a scenario; leave room for a slow machine
 
 
@@ -92,16 +90,3 @@ def test_a_wrong_expectation_fails_the_run_and_is_named(
     assert "AppHighLatencyP95 fires" in completed.stdout
     # Everything else still held: the failure is the expectation, not the run.
     assert report["requests"]["lines_found"] == report["locust"]["requests"]
-
-
-@pytest.mark.parametrize("name", ["nope"])
-def test_an_unknown_scenario_is_one_clear_line(tmp_path: Path, name: str) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "loadtest", "run", "--scenario", name],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert completed.returncode == 2
-    assert "baseline" in completed.stderr and "Traceback" not in completed.stderr
