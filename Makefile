@@ -20,8 +20,8 @@ down:  ## stop the demo and the local stack (data kept; `shipper stack down --pu
 	@if [ -x $(BIN)/shipper ]; then $(BIN)/shipper stack down; fi
 
 lint: install
-	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts
-	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts
+	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts deploy
+	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts deploy
 
 typecheck: install
 	$(BIN)/mypy
@@ -33,8 +33,8 @@ integration: stack
 	$(BIN)/pytest tests/integration
 
 test: install stack  ## lint, types, unit and integration tests against the running stack
-	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts
-	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts
+	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts deploy
+	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts deploy
 	$(BIN)/mypy
 	$(BIN)/pytest tests
 
