@@ -7,7 +7,6 @@ would pass unnoticed: there they fail.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from shipper.indexer.metrics import IndexerMetrics
 from shipper.indexer.retry import retry_reason
 from shipper.metrics import ShipperMetrics
 from shipper.sinks import KafkaSinkConfig, build_sink
+from tests.tools import tool
 
 ROOT = Path(__file__).resolve().parents[3]
 PROMETHEUS_DIR = ROOT / "dashboards" / "prometheus"
@@ -54,17 +54,6 @@ PROMQL_KEYWORDS = frozenset(
     {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring"}
     | {"group_left", "group_right", "inf", "nan", "start", "end"}
 )
-
-
-def tool(name: str) -> str:
-    """The path of a Prometheus tool; skip the test without it (fail on CI)."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (apt-get install prometheus prometheus-alertmanager)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}; CI must run this check")
-        pytest.skip(message)
-    return path
 
 
 def run(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

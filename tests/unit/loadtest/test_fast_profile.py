@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,21 +17,11 @@ from loadtest.harness.rules import (
     format_duration,
     parse_duration,
 )
+from tests.tools import tool
 
 ROOT = Path(__file__).resolve().parents[3]
 ALERTS = ROOT / "dashboards" / "prometheus" / "alerts.yml"
 ALERTMANAGER = ROOT / "dashboards" / "alertmanager" / "alertmanager.yml"
-
-
-def tool(name: str) -> str:
-    """The path of a Prometheus tool; skip the test without it (fail on CI)."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (apt-get install prometheus prometheus-alertmanager)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}; CI must run this check")
-        pytest.skip(message)
-    return path
 
 
 def run(*argv: str) -> None:
