@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,14 @@ async def start_alertmanager(work: Path, config_text: str) -> tuple[ManagedProce
 
 
 async def start_prometheus(
-    work: Path, rules_text: str, *, targets: dict[str, str], alertmanager: str
+    work: Path,
+    rules_text: str,
+    *,
+    targets: Mapping[str, Sequence[str]],
+    alertmanager: str | None,
 ) -> tuple[ManagedProcess, str]:
-    """A private Prometheus: the rules, a 1 s scrape of *targets* (job → HOST:PORT); its URL."""
+    """A private Prometheus: the rules, a 1 s scrape of *targets* (job → HOST:PORTs), alerts
+    sent to *alertmanager* (None: evaluated, sent nowhere); its URL."""
     directory = work / "prometheus"
     (directory / "rules.yml").parent.mkdir(parents=True, exist_ok=True)
     (directory / "rules.yml").write_text(rules_text)
@@ -157,10 +163,12 @@ async def start_prometheus(
                 "alertmanagers": [
                     {"static_configs": [{"targets": [alertmanager.split("://", 1)[-1]]}]}
                 ]
+                if alertmanager
+                else []
             },
             "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": [address]}]}
-                for job, address in targets.items()
+                {"job_name": job, "static_configs": [{"targets": list(addresses)}]}
+                for job, addresses in targets.items()
             ],
         },
     )

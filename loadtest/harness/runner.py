@@ -223,7 +223,7 @@ async def _started_parts(
                 launch.start_prometheus(
                     work,
                     rules,
-                    targets={"shipper": parts.shipper, "indexer": parts.indexer},
+                    targets={"shipper": [parts.shipper], "indexer": [parts.indexer]},
                     alertmanager=parts.alertmanager,
                 ),
             )

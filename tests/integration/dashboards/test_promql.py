@@ -33,7 +33,7 @@ import pytest
 import yaml
 from elasticsearch import AsyncElasticsearch
 
-from loadtest.harness.launch import free_port
+from loadtest.harness.launch import free_port, start_prometheus
 from loadtest.harness.processes import ManagedProcess
 from shipper.stack.services import debian_binary
 from tests.integration.indexer.support import Names, delete_prefix
@@ -156,7 +156,7 @@ async def write_app_logs(
 # -- the pipeline -------------------------------------------------------------------------------
 
 
-def require_prometheus_binary() -> str:
+def require_prometheus_binary() -> None:
     """Debian's prometheus; skip without it, but fail on CI, where a skip would pass unnoticed."""
     found = debian_binary("prometheus")
     if found is None:
@@ -164,7 +164,6 @@ def require_prometheus_binary() -> str:
         if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return found
 
 
 def write_yaml(path: Path, data: dict[str, Any]) -> Path:
@@ -175,39 +174,6 @@ def write_yaml(path: Path, data: dict[str, Any]) -> Path:
 async def start(process: ManagedProcess, ready_url: str, timeout_s: float) -> None:
     await process.start()
     await process.wait_ready(ready_url, timeout_s=timeout_s)
-
-
-def prometheus_for(
-    binary: str, directory: Path, targets: dict[str, list[str]]
-) -> tuple[ManagedProcess, str]:
-    """A private Prometheus (not started): the real alerts.yml, a 1 s scrape of job → HOST:PORTs.
-
-    Like loadtest/harness/launch.py's, but without an Alertmanager: nothing should fire, and if
-    something did it must not reach the local stack's shared one.
-    """
-    directory.mkdir(parents=True)
-    (directory / "alerts.yml").write_text(ALERTS.read_text(encoding="utf-8"))
-    config = write_yaml(
-        directory / "prometheus.yml",
-        {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": ["alerts.yml"],
-            "scrape_configs": [
-                {"job_name": job, "static_configs": [{"targets": addresses}]}
-                for job, addresses in targets.items()
-            ],
-        },
-    )
-    url = f"http://{HOST}:{free_port()}"
-    process = ManagedProcess(
-        "prometheus",
-        [
-            binary, f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address={url.removeprefix('http://')}",
-        ],
-        directory / "prometheus.out",
-    )  # fmt: skip
-    return process, url
 
 
 @pytest.fixture
@@ -288,7 +254,7 @@ async def test_every_dashboard_and_alert_expr_runs_against_real_metrics(
     elasticsearch_url: str,
     names: Names,
 ) -> None:
-    binary = require_prometheus_binary()
+    require_prometheus_binary()
     # One shipper per service, as sidecars run: the configured service.name is the label.
     log_files: dict[str, Path] = {}
     shippers: dict[str, tuple[ManagedProcess, str]] = {}
@@ -337,13 +303,15 @@ async def test_every_dashboard_and_alert_expr_runs_against_real_metrics(
             start(indexer, f"http://{indexer_addr}/readyz", 90),
             *(start(p, f"http://{address}/readyz", 60) for p, address in shippers.values()),
         )
-        prometheus_process, prometheus = prometheus_for(
-            binary,
-            tmp_path / "prometheus",
-            {"shipper": [a for _, a in shippers.values()], "indexer": [indexer_addr]},
+        # No Alertmanager: nothing should fire, and if something did it must not reach the
+        # local stack's shared one.
+        prometheus_process, prometheus = await start_prometheus(
+            tmp_path,
+            ALERTS.read_text(encoding="utf-8"),
+            targets={"shipper": [a for _, a in shippers.values()], "indexer": [indexer_addr]},
+            alertmanager=None,
         )
         processes.append(prometheus_process)
-        await start(prometheus_process, f"{prometheus}/-/ready", 30)
         writer = asyncio.create_task(write_app_logs(log_files, stop_writing))
 
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
