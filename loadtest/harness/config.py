@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shipper.resources import ALERT_RULES, ALERTMANAGER_CONFIG
 
@@ -25,6 +25,11 @@ class RunConfig(BaseModel):
     spawn_rate: float | None = Field(None, gt=0, description="Users started per second.")
     host: str | None = Field(
         None, description="URL of a running demo app to drive; unset = start one."
+    )
+    app_log: Path | None = Field(
+        None,
+        description="Log file of the app given by --host, for the shipper the harness starts "
+        "(with --shipper, that shipper's own config says).",
     )
     shipper: str | None = Field(
         None, description="HOST:PORT of a running shipper's /metrics; unset = start one."
@@ -76,3 +81,14 @@ class RunConfig(BaseModel):
     delivery_grace_s: float = Field(
         20.0, ge=0, description="After the load, how long to wait for fired alerts to be delivered."
     )
+
+    @model_validator(mode="after")
+    def _given_parts_fit_together(self) -> RunConfig:
+        # What the harness starts must be wired to what it is given; these it cannot guess.
+        if self.host and not self.shipper and not self.app_log:
+            raise ValueError("--host needs --app-log (the file its shipper tails) or --shipper")
+        if self.shipper and not self.indexer:
+            raise ValueError("--shipper needs --indexer: the harness cannot know its topic")
+        if self.prometheus and not self.alertmanager:
+            raise ValueError("--prometheus needs --alertmanager: the one it sends alerts to")
+        return self

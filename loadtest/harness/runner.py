@@ -178,7 +178,7 @@ async def _started_parts(
         return str(address)
 
     try:
-        log_file = work / "logs" / "app.log"
+        log_file = (config.app_log or work / "logs" / "app.log").resolve()
         parts.app_url = config.host or await started("demo app", launch.start_app(work, log_file))
         if config.shipper is None or config.indexer is None:
             parts.topic = f"logferry-{work.name}"

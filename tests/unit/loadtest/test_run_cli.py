@@ -55,6 +55,9 @@ def test_a_failed_expectation_exits_1(captured: list[RunConfig]) -> None:
         (["--scenario", "baseline", "--duration", "soon"], "not a duration"),
         (["--scenario", "baseline", "--profile", "slow"], "fast"),
         (["--scenario", "baseline", "--users", "0"], "users"),
+        (["--scenario", "baseline", "--host", "http://127.0.0.1:8080"], "--app-log"),
+        (["--scenario", "baseline", "--shipper", "127.0.0.1:9108"], "--indexer"),
+        (["--scenario", "baseline", "--prometheus", "http://127.0.0.1:9090"], "--alertmanager"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(
