@@ -82,7 +82,7 @@ def _scenario_names() -> list[str]:
     "--duration",
     "duration_s",
     callback=_duration,
-    envvar="LOADTEST_RUN_DURATION",
+    envvar="LOADTEST_RUN_DURATION_S",
     show_envvar=True,
     help="Length of the load (90, 90s, 2m); the scenario's phases are scaled to it. "
     "[default: the scenario's]",
@@ -90,12 +90,16 @@ def _scenario_names() -> list[str]:
 @click.option(
     "--expect-firing",
     multiple=True,
+    envvar="LOADTEST_RUN_EXPECT_FIRING",
+    show_envvar=True,
     metavar="ALERT",
     help="An alert that must fire, on top of the scenario's (repeatable).",
 )
 @click.option(
     "--expect-quiet",
     multiple=True,
+    envvar="LOADTEST_RUN_EXPECT_QUIET",
+    show_envvar=True,
     metavar="ALERT",
     help="An alert that must stay quiet, on top of the scenario's (repeatable).",
 )

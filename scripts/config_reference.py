@@ -14,6 +14,9 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from loadtest.app.config import AppConfig
+from loadtest.demo.config import DemoConfig
+from loadtest.harness.config import RunConfig
 from pipelines.config import STAGE_TYPES
 from shipper.config import ENV_PREFIX, ShipperConfig
 from shipper.indexer.config import ENV_PREFIX as INDEXER_ENV_PREFIX
@@ -103,6 +106,28 @@ def render() -> str:
         "",
         _HEADER,
         *_rows(StackSettings, "", "LOGFERRY_STACK_"),
+        "",
+        "## `loadtest app`",
+        "",
+        "Flags `--kebab-case` of each key; env vars `LOADTEST_APP_<KEY>`.",
+        "",
+        _HEADER,
+        *_rows(AppConfig, "", "LOADTEST_APP_"),
+        "",
+        "## `loadtest run`",
+        "",
+        "Flags `--kebab-case` of each key (`--duration` takes 90, 90s or 2m; `--expect-firing` and "
+        "`--expect-quiet` repeat); env vars `LOADTEST_RUN_<KEY>`.",
+        "",
+        _HEADER,
+        *_rows(RunConfig, "", "LOADTEST_RUN_"),
+        "",
+        "## `loadtest demo`",
+        "",
+        "Flags `--kebab-case` of each key; env vars `LOADTEST_DEMO_<KEY>`.",
+        "",
+        _HEADER,
+        *_rows(DemoConfig, "", "LOADTEST_DEMO_"),
         "",
     ]
     return "\n".join(parts)

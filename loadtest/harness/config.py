@@ -58,10 +58,14 @@ class RunConfig(BaseModel):
         "divided by --fast-factor (thresholds unchanged); `real`: the rules as written.",
     )
     fast_factor: float = Field(15.0, gt=0, description="Divisor of windows and `for:` in `fast`.")
-    rules: Path = Field(ALERT_RULES, description="The alert rules file.")
-    alertmanager_config: Path = Field(
-        ALERTMANAGER_CONFIG,
-        description="The Alertmanager config whose routing a private Alertmanager uses.",
+    rules: Path | None = Field(
+        None,
+        description="The alert rules file; unset = the checkout's dashboards/prometheus/alerts.yml.",
+    )
+    alertmanager_config: Path | None = Field(
+        None,
+        description="The Alertmanager config whose routing a private Alertmanager uses; unset = "
+        "the checkout's dashboards/alertmanager/alertmanager.yml.",
     )
     report: Path | None = Field(
         None, description="Report directory; unset = loadtest-reports/<scenario>-<time>."
@@ -81,6 +85,16 @@ class RunConfig(BaseModel):
     delivery_grace_s: float = Field(
         20.0, ge=0, description="After the load, how long to wait for fired alerts to be delivered."
     )
+
+    @property
+    def rules_file(self) -> Path:
+        """The alert rules to evaluate."""
+        return self.rules or ALERT_RULES
+
+    @property
+    def alertmanager_file(self) -> Path:
+        """The Alertmanager config to route with."""
+        return self.alertmanager_config or ALERTMANAGER_CONFIG
 
     @model_validator(mode="after")
     def _given_parts_fit_together(self) -> RunConfig:

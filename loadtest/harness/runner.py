@@ -62,7 +62,7 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
     work = (config.work_dir / run_id).resolve()
     work.mkdir(parents=True, exist_ok=True)
     report_dir.mkdir(parents=True, exist_ok=True)
-    rules_text = _read(config.rules, "alert rules")
+    rules_text = _read(config.rules_file, "alert rules")
     settings = LocustSettings(
         run_id=run_id,
         duration_s=config.duration_s or scenario.duration_s,
@@ -205,7 +205,7 @@ async def _started_parts(
             parts.webhook = WebhookReceiver(alerts)
             webhook_url = await parts.webhook.start()
             am_text = fast_alertmanager(
-                _read(config.alertmanager_config, "Alertmanager config"), webhook_url
+                _read(config.alertmanager_file, "Alertmanager config"), webhook_url
             )
             parts.alertmanager = await started(
                 "alertmanager", launch.start_alertmanager(work, am_text)
