@@ -25,7 +25,7 @@ BASELINE: Final = Scenario(
 
 ERROR_SPIKE: Final = Scenario(
     name="error-spike",
-    summary="A third of the orders and checkout requests fail with 5xx for a while.",
+    summary="40-60 % of the order and checkout requests fail with 5xx for a while.",
     phases=(
         Phase("warm-up", 0.3, faults=_BACKGROUND_ERRORS),
         Phase(
