@@ -106,6 +106,7 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
                     _await_deliveries(alerts, expectations, config.delivery_grace_s),
                 )
             finally:
+                await locust.process.stop(timeout_s=10)  # interrupted: no load on stopped parts
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
