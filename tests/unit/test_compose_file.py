@@ -3,12 +3,14 @@ runs the pipeline (demo app, shipper sidecar, indexer, setup) with settings that
 
 There is no Docker engine in CI, so the file is checked structurally: every reference in it
 (images, host paths, volumes, services, settings, ports, URLs) must resolve to something real.
-`docker compose config` runs too where the plugin is installed.
+It is also loaded with compose-go (tools/composecheck, built with Go), the loader and schema
+validation behind `docker compose config`, which runs too where the plugin is installed.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import shutil
 import subprocess
@@ -417,3 +419,46 @@ def test_docker_compose_config_accepts_the_file() -> None:
         [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def composecheck(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tools/composecheck built with Go: compose-go, the loader behind `docker compose config`."""
+    go = shutil.which("go")
+    if go is None:
+        message = "could not check: Go is not installed (it builds tools/composecheck)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    binary = tmp_path_factory.mktemp("composecheck") / "composecheck"
+    build = subprocess.run(
+        [go, "build", "-mod=readonly", "-o", str(binary), "."],
+        cwd=ROOT / "tools" / "composecheck",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    return binary
+
+
+def test_the_compose_spec_loader_accepts_the_file(composecheck: Path) -> None:
+    result = subprocess.run(
+        [str(composecheck), str(COMPOSE), str(ROOT)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout)
+    assert set(resolved["services"]) == set(_services())
+
+
+def test_the_compose_spec_loader_rejects_a_broken_file(composecheck: Path, tmp_path: Path) -> None:
+    broken = yaml.safe_load(COMPOSE.read_text())
+    broken["services"]["shipper"]["depends_on"] = {
+        "no-such-service": {"condition": "service_started"}
+    }
+    path = tmp_path / "broken.yml"
+    path.write_text(yaml.safe_dump(broken))
+    result = subprocess.run(
+        [str(composecheck), str(path), str(ROOT)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1 and "no-such-service" in result.stderr
