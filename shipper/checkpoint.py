@@ -35,6 +35,7 @@ skipped with a warning, the others are kept. I/O errors (permissions, disk) are 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import tempfile
@@ -43,9 +44,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
+
+from shipper.errors import ConfigError
 
 __all__ = ["CHECKPOINT_FORMAT_VERSION", "CheckpointStore", "FileCheckpoint"]
 
@@ -87,10 +90,42 @@ class CheckpointStore:
     """Loads and atomically saves the checkpoints of one state directory."""
 
     FILE_NAME = "checkpoints.json"
+    LOCK_NAME = "lock"
 
     def __init__(self, state_dir: Path) -> None:
         """Use ``state_dir`` (created on the first save if missing)."""
         self.state_dir = Path(state_dir)
+        self._lock: IO[str] | None = None
+
+    def lock(self) -> None:
+        """Claim the state dir for this process, or raise ConfigError naming the one that has it.
+
+        Two shippers on one state dir would overwrite each other's checkpoints and ship lines
+        twice. The kernel drops the lock when the process dies, even by ``kill -9``.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = (self.state_dir / self.LOCK_NAME).open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise ConfigError(
+                f"state dir {self.state_dir} is in use by another shipper (pid {holder}); "
+                "give each shipper its own state_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
+
+    def unlock(self) -> None:
+        """Release the state dir (also released when the process exits)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     @property
     def path(self) -> Path:

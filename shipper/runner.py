@@ -53,6 +53,7 @@ class Shipper:
         self._overrides = dict(overrides or {})
         self.metrics = metrics or ShipperMetrics()
         self._store = CheckpointStore(config.state_dir)
+        self._store.lock()
         self.source = FileSource(config.input, self._store.load())
         self._transformer: Transformer = build_transformer(config)
         self._sink: Sink = build_sink(config.output.url, config.output.kafka)
@@ -125,6 +126,7 @@ class Shipper:
         await self._sink.close()
         self._transformer.close()
         await self._server.close()
+        self._store.unlock()
         log.info("shipper stopped", extra={"checkpoint": str(self._store.path)})
         return 1 if crashed else 0
 

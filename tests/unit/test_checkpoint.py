@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
 from shipper.checkpoint import CheckpointStore, FileCheckpoint
+from shipper.errors import ConfigError
 
 
 def checkpoint(file_id: str = "a" * 32, offset: int = 1234) -> FileCheckpoint:
@@ -151,3 +154,32 @@ def test_save_fsyncs_the_file_and_the_directory(
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
     CheckpointStore(tmp_path).save({"a" * 32: checkpoint()})
     assert len(synced) == 2
+
+
+def test_a_state_dir_has_one_shipper_at_a_time(tmp_path: Path) -> None:
+    first = CheckpointStore(tmp_path / "state")
+    first.lock()
+    second = CheckpointStore(tmp_path / "state")
+    with pytest.raises(ConfigError, match=rf"in use by another shipper \(pid {os.getpid()}\)"):
+        second.lock()
+    first.unlock()
+    second.lock()  # free again once the first lets go
+    second.unlock()
+
+
+def test_the_lock_is_released_when_its_process_dies(tmp_path: Path) -> None:
+    script = (
+        "import sys, time; from pathlib import Path; from shipper.checkpoint import CheckpointStore;"
+        f"store = CheckpointStore(Path({str(tmp_path)!r})); store.lock(); print('locked', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(ConfigError, match=str(holder.pid)):
+            CheckpointStore(tmp_path).lock()
+    finally:
+        holder.kill()
+        holder.wait()
+    store = CheckpointStore(tmp_path)
+    store.lock()  # kill -9 released it
+    store.unlock()
