@@ -34,6 +34,8 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from elasticsearch import AsyncElasticsearch
 
+from loadtest.harness.launch import free_port
+
 _LEVELS = ["INFO"] * 8 + ["WARNING", "ERROR"]
 _PATHS = ["/orders", "/orders/search", "/checkout", "/health", "/orders/{id}"]
 
@@ -79,19 +81,10 @@ class Run:
         return self.documents / self.seconds
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _start(
     workdir: Path, command: str, config: dict[str, Any], name: str
 ) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     path = workdir / f"{name}.yml"
     path.write_text(yaml.safe_dump({**config, "metrics_addr": f"127.0.0.1:{port}"}))
     log = (workdir / f"{name}.log").open("ab")

@@ -28,6 +28,8 @@ import click
 import orjson
 import yaml
 
+from loadtest.harness.launch import free_port
+
 _LEVELS = ["INFO"] * 8 + ["WARNING", "ERROR"]
 _PATHS = ["/orders", "/orders/search", "/checkout", "/health", "/orders/{id}"]
 
@@ -88,15 +90,6 @@ def _wait4(proc: subprocess.Popen[bytes]) -> tuple[float, int]:
     return usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _published(port: int) -> float:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
@@ -111,7 +104,7 @@ def _published(port: int) -> float:
 def run_shipper(
     name: str, log: Path, output: str, events: int, workdir: Path, transform_workers: int
 ) -> Result:
-    port = _free_port()
+    port = free_port()
     state = workdir / f"state-{port}"
     config = {
         "transform_workers": transform_workers,

@@ -18,15 +18,9 @@ from click.testing import CliRunner
 
 from loadtest.app import AppConfig
 from loadtest.cli import main
+from loadtest.harness.launch import free_port
 
 LOADTEST = Path(sys.executable).parent / "loadtest"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_help_lists_one_option_per_setting_with_its_env_var() -> None:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from loadtest.harness.launch import free_port
 
 
 def _shipper(tmp_path: Path, port: int) -> list[str]:
@@ -27,7 +21,7 @@ def _shipper(tmp_path: Path, port: int) -> list[str]:
 
 def test_a_second_shipper_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
     (tmp_path / "app.log").write_text('{"message": "hello"}\n')
-    port = _free_port()
+    port = free_port()
     first = subprocess.Popen(
         _shipper(tmp_path, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -41,7 +35,7 @@ def test_a_second_shipper_on_the_same_state_dir_is_refused(tmp_path: Path) -> No
                 assert time.monotonic() < deadline and first.poll() is None
                 time.sleep(0.2)
         second = subprocess.run(
-            _shipper(tmp_path, _free_port()), capture_output=True, text=True, timeout=60
+            _shipper(tmp_path, free_port()), capture_output=True, text=True, timeout=60
         )
         assert second.returncode == 2
         assert f"in use by another shipper (pid {first.pid})" in second.stderr
