@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import sys
 import time
 from datetime import datetime
 
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from rich.table import Table
 
@@ -22,7 +20,7 @@ from loadtest.demo.services import (
 from loadtest.demo.summary import PipelineCounts, wait_for_equal_counts
 from loadtest.harness.config import RunConfig
 from loadtest.harness.report import RunReport
-from loadtest.harness.runner import run_load_test
+from loadtest.harness.runner import delete_topics, run_load_test
 from shipper.errors import LoadTestError
 from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.setup import setup_kafka
@@ -43,7 +41,8 @@ async def run_demo(config: DemoConfig, console: Console) -> bool:
     topic = f"{_TOPIC_PREFIX}{run_id}"
     _step(console, "1/4", "shipper setup: index templates and the Kafka topic")
     _shipper_setup(config)
-    await _delete_old_demo_topics(config.kafka)
+    # Earlier demo runs' topics: each run counts its own events from an empty topic.
+    await delete_topics(config.kafka, lambda name: name.startswith(_TOPIC_PREFIX))
     await setup_kafka(KafkaInputConfig(url=f"kafka://{config.kafka}/{topic}"))
     _step(console, "2/4", "starting the demo app, the indexer and the shipper")
     processes = demo_processes(config, run_dir, topic)
@@ -87,19 +86,6 @@ def _shipper_setup(config: DemoConfig) -> None:
         argv += ["--kibana", config.kibana]
     if subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode != 0:
         raise LoadTestError("shipper setup failed (see above); is the stack up? `shipper stack up`")
-
-
-async def _delete_old_demo_topics(kafka: str) -> None:
-    """Earlier demo runs' topics: each run counts its own events from an empty topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
-    await admin.start()
-    try:
-        old = [t for t in await admin.list_topics() if t.startswith(_TOPIC_PREFIX)]
-        if old:
-            with contextlib.suppress(Exception):
-                await admin.delete_topics(old)
-    finally:
-        await admin.close()
 
 
 def _summary(

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +33,7 @@ from shipper.errors import LoadTestError
 from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.setup import setup_kafka
 
-__all__ = ["run_load_test"]
+__all__ = ["delete_topics", "run_load_test"]
 
 _SERVICE = "shop"  # service.name of the demo app's lines
 _POLL_S = 1.0
@@ -236,7 +236,7 @@ async def _started_parts(
         if parts.webhook is not None:
             await parts.webhook.stop()
         if parts.topic is not None:
-            await _delete_topic(config.kafka, parts.topic)
+            await delete_topics(config.kafka, lambda topic: topic == parts.topic)
 
 
 async def _targets_up(prometheus: str, timeout_s: float = 30.0) -> None:
@@ -252,12 +252,14 @@ async def _targets_up(prometheus: str, timeout_s: float = 30.0) -> None:
     raise LoadTestError(f"Prometheus at {prometheus} could not scrape the shipper and indexer")
 
 
-async def _delete_topic(kafka: str, topic: str) -> None:
-    """Best effort: the run's topic holds nothing anybody needs once the run is over."""
+async def delete_topics(kafka: str, wanted: Callable[[str], bool]) -> None:
+    """Best effort: delete the topics *wanted* picks (a run's or a demo's, done with)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
     with contextlib.suppress(Exception):
         await admin.start()
-        await admin.delete_topics([topic])
+        doomed = [topic for topic in await admin.list_topics() if wanted(topic)]
+        if doomed:
+            await admin.delete_topics(doomed)
     with contextlib.suppress(Exception):
         await admin.close()
 
