@@ -38,7 +38,7 @@ class DemoProcess:
 
     @property
     def pid_file(self) -> Path:
-        return self.config.state_dir / "run" / f"demo-{self.name}.pid"
+        return _pid_file(self.config, self.name)
 
     @property
     def log_file(self) -> Path:
@@ -50,7 +50,16 @@ class DemoProcess:
 
     def running(self) -> int | None:
         """Its pid while it runs."""
-        return running_pid(self.pid_file, "loadtest" if self.name == "app" else "shipper")
+        return _running_pid(self.config, self.name)
+
+
+def _pid_file(config: DemoConfig, name: str) -> Path:
+    return config.state_dir / "run" / f"demo-{name}.pid"
+
+
+def _running_pid(config: DemoConfig, name: str) -> int | None:
+    # The marker guards against a reused pid: the app runs `loadtest`, the others `shipper`.
+    return running_pid(_pid_file(config, name), "loadtest" if name == "app" else "shipper")
 
 
 def demo_processes(config: DemoConfig, run_dir: Path, topic: str) -> list[DemoProcess]:
@@ -128,10 +137,9 @@ def stop_demo_processes(config: DemoConfig) -> list[str]:
     """Stop whichever demo processes run; the names of those stopped."""
     stopped = []
     for name in ("shipper", "indexer", "app"):  # the shipper first: it drains into Kafka
-        pid_file = config.state_dir / "run" / f"demo-{name}.pid"
-        pid = running_pid(pid_file, "loadtest" if name == "app" else "shipper")
+        pid = _running_pid(config, name)
         if pid is not None:
             stop_process(pid)
             stopped.append(name)
-        pid_file.unlink(missing_ok=True)
+        _pid_file(config, name).unlink(missing_ok=True)
     return stopped
