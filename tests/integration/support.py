@@ -13,7 +13,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import yaml
@@ -124,66 +124,67 @@ class LogWriter:
 
 
 @dataclass
-class ShipperProcess:
-    """A real `shipper run` process with its own config file, state dir and metrics port."""
+class ServiceProcess:
+    """A real `shipper <command>` process with its own config file, log and metrics port."""
 
     workdir: Path
     config: dict[str, Any]
+    name: str = "service"
     metrics_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    command: ClassVar[str]
 
     @property
     def config_path(self) -> Path:
-        return self.workdir / "shipper.yml"
+        return self.workdir / f"{self.name}.yml"
 
     @property
     def log_path(self) -> Path:
-        return self.workdir / "shipper.log"
+        return self.workdir / f"{self.name}.log"
 
     @property
-    def checkpoint_path(self) -> Path:
-        return self.workdir / "state" / "checkpoints.json"
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
 
-    def write_config(self, config: dict[str, Any] | None = None) -> None:
-        if config is not None:
-            self.config = config
-        merged = {
-            "state_dir": str(self.workdir / "state"),
-            "metrics_addr": f"127.0.0.1:{self.metrics_port}",
-            **self.config,
-        }
-        self.config_path.write_text(yaml.safe_dump(merged))
+    def full_config(self) -> dict[str, Any]:
+        """The config file's content: the test's config and this process's metrics port."""
+        return {**self.config, "metrics_addr": f"127.0.0.1:{self.metrics_port}"}
 
-    def start(self) -> None:
-        self.write_config()
+    def start(self, wait_ready: bool = True) -> None:
+        self.config_path.write_text(yaml.safe_dump(self.full_config()))
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shipper", "run", "--config", str(self.config_path)],
+                [sys.executable, "-m", "shipper", self.command, "--config", str(self.config_path)],
                 cwd=self.workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
-        self.wait_ready()
+        if wait_ready:
+            self.wait_ready()
 
     def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Wait until /healthz answers; fail with the log's tail if it exits or times out."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(
-                    f"shipper exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
+                    f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}"
                 )
             try:
-                urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=1
-                ).close()
+                urllib.request.urlopen(f"{self.metrics_url}/healthz", timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.1)
-        raise AssertionError(
-            f"shipper not healthy in {timeout_s}s:\n{self.log_path.read_text()[-3000:]}"
-        )
+        raise AssertionError(f"{self.name} not healthy in {timeout_s}s:\n{self.tail()}")
+
+    def tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text()[-chars:] if self.log_path.exists() else ""
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
@@ -205,11 +206,35 @@ class ShipperProcess:
         return self.proc.wait(timeout_s)
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
-        ) as response:
+        with urllib.request.urlopen(f"{self.metrics_url}/metrics", timeout=5) as response:
             body: str = response.read().decode()
             return body
+
+
+@dataclass
+class ShipperProcess(ServiceProcess):
+    """A real `shipper run` process, with a state dir of its own."""
+
+    name: str = "shipper"
+    command: ClassVar[str] = "run"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.workdir / "state" / "checkpoints.json"
+
+    def full_config(self) -> dict[str, Any]:
+        # The test's config may move the state dir or the metrics address on purpose.
+        return {
+            "state_dir": str(self.workdir / "state"),
+            "metrics_addr": f"127.0.0.1:{self.metrics_port}",
+            **self.config,
+        }
+
+    def write_config(self, config: dict[str, Any] | None = None) -> None:
+        """Replace the config (the file is read again on SIGHUP)."""
+        if config is not None:
+            self.config = config
+        self.config_path.write_text(yaml.safe_dump(self.full_config()))
 
     def metric(self, name: str, **labels: str) -> float:
         """The value of one sample (0 when absent)."""

@@ -4,20 +4,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
-import yaml
 from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch
 
@@ -25,7 +19,7 @@ from pipelines.context import PipelineContext
 from pipelines.pipeline import Pipeline
 from pipelines.types import RawLine
 from shipper.sinks import KafkaSink, KafkaSinkConfig, OutgoingEvent
-from tests.integration.support import free_port
+from tests.integration.support import ServiceProcess
 
 DAY_S = 86400
 
@@ -199,78 +193,11 @@ class Names:
 
 
 @dataclass
-class IndexerProcess:
-    """A real `shipper index` process with its own config file and metrics port."""
+class IndexerProcess(ServiceProcess):
+    """A real `shipper index` process (several in one test take different names)."""
 
-    workdir: Path
-    config: dict[str, Any]
     name: str = "indexer"
-    metrics_port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def config_path(self) -> Path:
-        return self.workdir / f"{self.name}.yml"
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / f"{self.name}.log"
-
-    def start(self, wait_ready: bool = True) -> None:
-        self.config_path.write_text(
-            yaml.safe_dump({**self.config, "metrics_addr": f"127.0.0.1:{self.metrics_port}"})
-        )
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shipper", "index", "--config", str(self.config_path)],
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        if wait_ready:
-            self.wait_healthy()
-
-    def wait_healthy(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"indexer exited with {self.proc.returncode}:\n{self.tail()}")
-            try:
-                urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.metrics_port}/healthz", timeout=1
-                ).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"indexer not healthy in {timeout_s}s:\n{self.tail()}")
-
-    def tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text()[-chars:] if self.log_path.exists() else ""
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self, timeout_s: float = 60.0) -> int:
-        """SIGTERM and wait; the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout_s)
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5
-        ) as r:
-            body: str = r.read().decode()
-            return body
+    command: ClassVar[str] = "index"
 
     def metric(self, name: str, **labels: str) -> float:
         """Sum of the samples of *name* whose labels include *labels* (0 when absent)."""
@@ -288,9 +215,7 @@ class IndexerProcess:
 
     def readyz(self) -> tuple[int, dict[str, Any]]:
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=5
-            ) as r:
+            with urllib.request.urlopen(f"{self.metrics_url}/readyz", timeout=5) as r:
                 return r.status, orjson.loads(r.read())
         except urllib.error.HTTPError as exc:
             return exc.code, orjson.loads(exc.read())
