@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,10 @@ def test_pid_tracking_recognises_only_our_process(tmp_path: Path) -> None:
         log_file=tmp_path / "sleeper.log",
     )
     try:
+        # Right after exec the kernel can show an empty command line for a moment.
+        deadline = time.monotonic() + 5
+        while running_pid(pid_file, marker) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert running_pid(pid_file, marker) == pid
         assert running_pid(pid_file, "someone-else") is None
     finally:
