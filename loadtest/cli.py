@@ -10,27 +10,14 @@ import click
 from loadtest.app.config import AppConfig
 from loadtest.demo.config import DemoConfig
 from loadtest.harness.config import RunConfig
+from shipper.cli.group import LogferryGroup
 from shipper.cli.options import model_from_options, model_options
-from shipper.errors import LogferryError
 
 __all__ = ["main"]
 
 
-class _LoadtestGroup(click.Group):
-    """A click group whose entry point turns a logferry error into one clear line and its exit code."""
-
-    def main(self, *args: Any, **kwargs: Any) -> Any:
-        # Overriding the group's own `main` keeps `main` a click group (commands attach to it,
-        # CliRunner drives it) while the console script still gets shipper's error handling.
-        try:
-            return super().main(*args, **kwargs)
-        except LogferryError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(exc.exit_code)
-
-
 @click.group(
-    cls=_LoadtestGroup,
+    cls=LogferryGroup,
     context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
 )
 def main() -> None:

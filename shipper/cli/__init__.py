@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from shipper import __version__
+from shipper.cli.group import LogferryGroup
 from shipper.cli.index import index, retention
 from shipper.cli.run import check_config, run
 from shipper.cli.search import search, trace
 from shipper.cli.setup import setup
 from shipper.cli.stack import stack
-from shipper.errors import LogferryError
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.group(
+    cls=LogferryGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
 @click.version_option(__version__, prog_name="shipper")
 def cli() -> None:
     """logferry: tail JSON logs, enrich them, ship them through Kafka into Elasticsearch."""
@@ -34,17 +35,5 @@ cli.add_command(trace)
 
 
 def main() -> None:
-    """Console-script entry point: one clear line and an exit code for every logferry error."""
-    try:
-        cli(standalone_mode=False)
-    except LogferryError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    """Console-script entry point (errors become one line and an exit code: LogferryGroup)."""
+    cli()
