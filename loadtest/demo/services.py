@@ -18,7 +18,14 @@ import yaml
 from loadtest.demo.config import DemoConfig
 from loadtest.harness.processes import http_ok
 from shipper.errors import LoadTestError, PortInUseError
-from shipper.stack.process import check_port_free, running_pid, start_process, stop_process, tail
+from shipper.stack.process import (
+    alive,
+    check_port_free,
+    running_pid,
+    start_process,
+    stop_process,
+    tail,
+)
 
 __all__ = ["DemoProcess", "demo_processes", "start_demo_processes", "stop_demo_processes"]
 
@@ -47,10 +54,6 @@ class DemoProcess:
     @property
     def url(self) -> str:
         return f"http://{_HOST}:{self.port}"
-
-    def running(self) -> int | None:
-        """Its pid while it runs."""
-        return _running_pid(self.config, self.name)
 
 
 def _pid_file(config: DemoConfig, name: str) -> Path:
@@ -120,10 +123,12 @@ async def start_demo_processes(processes: list[DemoProcess], timeout_s: float = 
                 f"what listens there (ss -ltnp 'sport = :{process.port}'), or pass {option}."
             ) from None
     for process in processes:
-        start_process(process.argv, pid_file=process.pid_file, log_file=process.log_file)
+        pid = start_process(process.argv, pid_file=process.pid_file, log_file=process.log_file)
         deadline = time.monotonic() + timeout_s
         while not await http_ok(process.url + process.ready_path):
-            if process.running() is None:
+            # By pid alone: right after exec its command line can read empty, so the marker
+            # check of running_pid would call a starting process gone (as `stack up` learnt).
+            if not alive(pid):
                 raise LoadTestError(
                     f"demo {process.name} exited while starting (log {process.log_file}):\n"
                     f"{tail(process.log_file, 15)}"
