@@ -358,6 +358,7 @@ class FileSource:
             if stream.fd is None or self._by_key.get((stream.dev, stream.inode)) is not stream:
                 return
             if stream.cutter is None and not self._identify(stream, now):
+                stream.hot = False  # not identifiable yet: wait for the next poll, do not spin
                 return
             if reads and not stream.hot:
                 return  # a short read: wait for the next poll
