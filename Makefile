@@ -22,6 +22,7 @@ down:  ## stop the demo and the local stack (data kept; `shipper stack down --pu
 lint: install
 	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts deploy
 	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts deploy
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy
@@ -35,6 +36,7 @@ integration: stack
 test: install stack  ## lint, types, unit and integration tests against the running stack
 	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts deploy
 	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts deploy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest tests
 

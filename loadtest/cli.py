@@ -10,8 +10,7 @@ import click
 from loadtest.app.config import AppConfig
 from loadtest.demo.config import DemoConfig
 from loadtest.harness.config import RunConfig
-from shipper.cli.group import LogferryGroup
-from shipper.cli.options import model_from_options, model_options
+from shipper.commandline import LogferryGroup, model_from_options, model_options
 
 __all__ = ["main"]
 

@@ -13,6 +13,9 @@ Stages (one module each): ``parse``, ``timestamp`` (:mod:`pipelines.timestamps`)
 ``correlate``, ``redact``, ``derive``, ``drop``, ``route``; tags are listed in
 :mod:`pipelines.tags`. The default chain also runs fused (:mod:`pipelines.fused`): the same
 events, with the work that depends only on a line's key set done once per key set.
+
+The bottom layer: it imports nothing of logferry's. A setting it cannot work with raises
+:class:`PipelineConfigError` (a ``ValueError``); the runtime translates it into its own error.
 """
 
 from pipelines.config import (
@@ -22,6 +25,7 @@ from pipelines.config import (
     load_stage_configs_yaml,
 )
 from pipelines.context import PipelineContext
+from pipelines.errors import PipelineConfigError
 from pipelines.metrics import (
     HTTP_DURATION_BUCKETS_S,
     METRICS,
@@ -47,6 +51,7 @@ __all__ = [
     "Observation",
     "Parser",
     "Pipeline",
+    "PipelineConfigError",
     "PipelineContext",
     "Processor",
     "RawLine",

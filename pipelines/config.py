@@ -19,7 +19,8 @@ YAML shape (the value of the shipper config's ``pipeline:`` key)::
 
 No list (``None``) means :data:`DEFAULT_STAGES`. An explicit list is taken as written, except
 that ``parse`` is added in front when missing and the default ``route`` when there is none.
-Errors become :class:`~shipper.errors.ConfigError` naming the key: ``pipeline[2].window_s: …``.
+Errors become :class:`~pipelines.errors.PipelineConfigError` naming the key:
+``pipeline[2].window_s: …``.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ from pipelines.correlate import CorrelateConfig
 from pipelines.derive import DeriveConfig
 from pipelines.drop import DropConfig
 from pipelines.ecs import EcsConfig
+from pipelines.errors import PipelineConfigError
 from pipelines.parse import ParseConfig
 from pipelines.redact import RedactConfig
 from pipelines.route import RouteConfig
 from pipelines.timestamps import TimestampConfig
-from shipper.errors import ConfigError
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -94,12 +95,13 @@ def load_stage_configs(
 ) -> list[StageConfig]:
     """Validate a list of stage settings (dicts or models); ``None`` gives the defaults.
 
-    Raises :class:`ConfigError` naming the failing entry and key, e.g. ``pipeline[2].window_s``.
+    Raises :class:`~pipelines.errors.PipelineConfigError` naming the failing entry and key,
+    e.g. ``pipeline[2].window_s``.
     """
     if stages is None:
         return list(DEFAULT_STAGES)
     if isinstance(stages, str | bytes | Mapping) or not isinstance(stages, Sequence):
-        raise ConfigError(f"{key}: expected a list of stages, got {type(stages).__name__}")
+        raise PipelineConfigError(f"{key}: expected a list of stages, got {type(stages).__name__}")
     configs: list[StageConfig] = []
     for index, stage in enumerate(stages):
         where = f"{key}[{index}]"
@@ -107,11 +109,11 @@ def load_stage_configs(
             configs.append(stage)
             continue
         if not isinstance(stage, Mapping):
-            raise ConfigError(f"{where}: expected a mapping with a 'type' key")
+            raise PipelineConfigError(f"{where}: expected a mapping with a 'type' key")
         try:
             configs.append(_ADAPTER.validate_python(stage))
         except ValidationError as exc:
-            raise ConfigError(_describe(where, exc)) from exc
+            raise PipelineConfigError(_describe(where, exc)) from exc
     _check_order(configs, key)
     return configs
 
@@ -121,7 +123,7 @@ def load_stage_configs_yaml(text: str, *, key: str = "pipeline") -> list[StageCo
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{key}: not valid YAML: {exc}") from exc
+        raise PipelineConfigError(f"{key}: not valid YAML: {exc}") from exc
     if isinstance(data, Mapping):
         data = data.get(key)
     return load_stage_configs(data, key=key)
@@ -131,12 +133,12 @@ def _check_order(configs: list[StageConfig], key: str) -> None:
     for kind in (ParseConfig, RouteConfig):
         positions = [index for index, config in enumerate(configs) if isinstance(config, kind)]
         if len(positions) > 1:
-            raise ConfigError(
+            raise PipelineConfigError(
                 f"{key}[{positions[1]}].type: only one {kind.model_fields['type'].default!r} stage"
             )
     parse_at = [index for index, config in enumerate(configs) if isinstance(config, ParseConfig)]
     if parse_at and parse_at[0] != 0:
-        raise ConfigError(f"{key}[{parse_at[0]}].type: 'parse' must be the first stage")
+        raise PipelineConfigError(f"{key}[{parse_at[0]}].type: 'parse' must be the first stage")
 
 
 def _describe(where: str, exc: ValidationError) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipelines._ecs_fields import ECS_FIELD_TYPES
-from shipper.errors import ConfigError
+from pipelines.errors import PipelineConfigError
 
 __all__ = ["PipelineContext"]
 
@@ -40,9 +40,11 @@ class PipelineContext:
 
     def __post_init__(self) -> None:
         if not _NAMESPACE_RE.fullmatch(self.namespace):
-            raise ConfigError(
+            raise PipelineConfigError(
                 f"namespace: {self.namespace!r} must be lower-case letters, digits or _ "
                 "and start with a letter"
             )
         if self.namespace in _RESERVED_NAMESPACES:
-            raise ConfigError(f"namespace: {self.namespace!r} is an ECS field set; pick another")
+            raise PipelineConfigError(
+                f"namespace: {self.namespace!r} is an ECS field set; pick another"
+            )

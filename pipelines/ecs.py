@@ -29,9 +29,9 @@ from pipelines._ecs_fields import ECS_FIELD_TYPES, ECS_VERSION
 from pipelines._model import StageModel
 from pipelines._paths import add_tag, set_path, split_path
 from pipelines.context import PipelineContext
+from pipelines.errors import PipelineConfigError
 from pipelines.levels import LevelNormaliser
 from pipelines.types import Event
-from shipper.errors import ConfigError
 
 __all__ = ["AGENT_TYPE", "DEFAULT_MAPPING", "Ecs", "EcsConfig", "KeyPlan", "split_exception"]
 
@@ -271,7 +271,7 @@ class Ecs:
             key for key, (index, *_) in self._table.items() if parents[index][:1] == namespace
         )
         if inside:  # the stage iterates that object while it maps: it cannot also write into it
-            raise ConfigError(
+            raise PipelineConfigError(
                 f"mapping: {inside[0]!r} points into the app namespace {context.namespace!r}"
             )
         index_of = {path: index for index, path in enumerate(parents)}

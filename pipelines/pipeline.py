@@ -11,13 +11,13 @@ from pipelines.correlate import Correlate, CorrelateConfig
 from pipelines.derive import Derive, DeriveConfig
 from pipelines.drop import Drop, DropConfig
 from pipelines.ecs import Ecs, EcsConfig
+from pipelines.errors import PipelineConfigError
 from pipelines.fused import FusedChain
 from pipelines.parse import Parse, ParseConfig
 from pipelines.redact import Redact, RedactConfig
 from pipelines.route import RouteConfig, Router
 from pipelines.timestamps import Timestamp, TimestampConfig
 from pipelines.types import Event, Parser, Processor, RawLine
-from shipper.errors import ConfigError
 
 __all__ = ["Pipeline"]
 
@@ -64,7 +64,7 @@ class Pipeline:
 
         The default chain runs fused (:mod:`pipelines.fused`: the same events, about a third
         less work); ``fused=False`` runs the stages one by one all the same (for comparisons).
-        Raises :class:`~shipper.errors.ConfigError` naming the failing key.
+        Raises :class:`~pipelines.errors.PipelineConfigError` naming the failing key.
         """
         context = context or PipelineContext()
         configs = load_stage_configs(stages)
@@ -76,8 +76,8 @@ class Pipeline:
                 continue
             try:
                 processors.append(_PROCESSORS[type(config)](config, context))
-            except ConfigError as exc:  # a check that needs the context: name the entry too
-                raise ConfigError(f"pipeline[{index}].{exc}") from exc
+            except PipelineConfigError as exc:  # a check that needs the context: name the entry too
+                raise PipelineConfigError(f"pipeline[{index}].{exc}") from exc
         parse = Parse(parse_config, context)
         pipeline = cls(parse, processors, Router(route_config, now=context.now), context)
         if fused:

@@ -23,6 +23,7 @@ from pydantic import (
 from shipper.errors import ConfigError
 from shipper.sinks import KafkaSinkConfig, build_sink
 from shipper.sources import FileSourceConfig
+from shipper.transforms import build_transforms
 
 __all__ = [
     "ENV_PREFIX",
@@ -269,9 +270,12 @@ def load_config(
 
 
 def _validate_pipeline(config: ShipperConfig) -> None:
-    from shipper.pipeline import build_pipeline  # the pipeline names the failing stage itself
-
-    build_pipeline(config)
+    """Build the configured chain once: the pipeline names the failing stage itself."""
+    build_transforms(
+        config.pipeline,
+        service_name=config.service.name,
+        service_environment=config.service.environment,
+    )
 
 
 def masked(config: BaseModel) -> dict[str, Any]:

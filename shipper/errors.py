@@ -8,13 +8,17 @@ catch these and the CLI turns them into one clear line and an exit code::
     ├── ElasticsearchError     Elasticsearch is unreachable or refused a request
     ├── KafkaAdminError        Kafka is unreachable or refused an admin request
     ├── KibanaError            Kibana is unreachable, refused the credentials or some saved objects
-    ├── LoadTestError          `loadtest run` could not set up or carry out a run (exit 3)
     └── StackError             the local stack cannot start or stop
         ├── JavaError          no Java, or one too old / too new
         ├── PortInUseError     a port the stack needs is taken
         ├── MavenError         Maven could not resolve the jars / zip
         ├── DiskFullError      not enough free space
         └── ServiceStartError  a service did not become healthy in time
+
+The layers around this tree keep their own errors: the pure transforms raise
+:class:`pipelines.errors.PipelineConfigError`, which becomes a ``ConfigError`` where the shipper
+builds its pipeline (:mod:`shipper.transforms`); the load tester adds its own branch,
+:class:`loadtest.errors.LoadTestError` (exit 3).
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ __all__ = [
     "JavaError",
     "KafkaAdminError",
     "KibanaError",
-    "LoadTestError",
     "LogferryError",
     "MavenError",
     "PortInUseError",
@@ -57,12 +60,6 @@ class KafkaAdminError(LogferryError):
 
 class KibanaError(LogferryError):
     """Kibana could not be reached, refused the credentials, or refused saved objects of an import."""
-
-
-class LoadTestError(LogferryError):
-    """A load test could not be set up or carried out (a failed expectation is a result, not this)."""
-
-    exit_code = 3
 
 
 class StackError(LogferryError):

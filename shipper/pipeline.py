@@ -10,7 +10,6 @@ process applies the tallies with :func:`record`.
 from __future__ import annotations
 
 import logging
-import socket
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,15 +17,14 @@ from typing import Any
 
 import orjson
 
-from pipelines.context import PipelineContext
 from pipelines.metrics import MetricsExtractor
 from pipelines.parse import event_id
 from pipelines.pipeline import Pipeline
 from pipelines.types import DropEvent, Event, RawLine
-from shipper import __version__
 from shipper.config import ShipperConfig
 from shipper.metrics import ShipperMetrics
 from shipper.sinks import OutgoingEvent
+from shipper.transforms import build_transforms
 
 __all__ = ["PIPELINE_ERROR_TAG", "EncodedBatch", "EventEncoder", "build_pipeline", "record"]
 
@@ -41,13 +39,11 @@ RequestLabels = tuple[str, str, str]
 
 def build_pipeline(config: ShipperConfig) -> Pipeline:
     """The configured transform chain (the defaults when `pipeline` is not set)."""
-    context = PipelineContext(
+    return build_transforms(
+        config.pipeline,
         service_name=config.service.name,
         service_environment=config.service.environment,
-        host_name=socket.gethostname(),
-        agent_version=__version__,
     )
-    return Pipeline.from_config(config.pipeline, context)
 
 
 @dataclass

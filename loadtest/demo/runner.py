@@ -18,10 +18,10 @@ from loadtest.demo.services import (
     stop_demo_processes,
 )
 from loadtest.demo.summary import PipelineCounts, wait_for_equal_counts
+from loadtest.errors import LoadTestError
 from loadtest.harness.config import RunConfig
 from loadtest.harness.report import RunReport
 from loadtest.harness.runner import delete_topics, run_load_test
-from shipper.errors import LoadTestError
 from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.setup import setup_kafka
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import yaml
 
 from loadtest.demo.config import DemoConfig
+from loadtest.errors import LoadTestError
 from loadtest.harness.processes import http_ok
-from shipper.errors import LoadTestError, PortInUseError
-from shipper.stack.process import (
+from shipper.errors import PortInUseError
+from shipper.process import (
     alive,
     check_port_free,
     running_pid,

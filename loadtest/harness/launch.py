@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
+from loadtest.errors import LoadTestError
 from loadtest.harness.processes import ManagedProcess
-from shipper.errors import LoadTestError
-from shipper.stack.services import debian_binary
+from shipper.process import debian_binary
 
 __all__ = [
     "free_port",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from shipper.errors import LoadTestError
+from loadtest.errors import LoadTestError
 
 __all__ = ["ManagedProcess", "http_ok"]
 

@@ -17,6 +17,7 @@ import aiohttp
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
+from loadtest.errors import LoadTestError
 from loadtest.harness import launch
 from loadtest.harness.alerts import AlertLog, WebhookReceiver, poll_alertmanager, poll_prometheus
 from loadtest.harness.config import RunConfig
@@ -29,7 +30,6 @@ from loadtest.harness.verdict import Expectations, judge
 from loadtest.scenarios import catalog
 from loadtest.scenarios.environment import LocustSettings
 from loadtest.scenarios.spec import Scenario
-from shipper.errors import LoadTestError
 from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.setup import setup_kafka
 

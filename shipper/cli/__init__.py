@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from shipper import __version__
-from shipper.cli.group import LogferryGroup
 from shipper.cli.index import index, retention
 from shipper.cli.run import check_config, run
 from shipper.cli.search import search, trace
 from shipper.cli.setup import setup
 from shipper.cli.stack import stack
+from shipper.commandline import LogferryGroup
 
 __all__ = ["cli", "main"]
 

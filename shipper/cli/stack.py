@@ -11,8 +11,8 @@ import click
 from rich.table import Table
 
 from shipper import stack as local_stack
-from shipper.cli.options import model_from_options, model_options
 from shipper.cli.output import out_console, progress
+from shipper.commandline import model_from_options, model_options
 from shipper.stack.services import all_services
 
 __all__ = ["stack"]

@@ -1,4 +1,10 @@
-"""The Kafka sink: aiokafka with acks=all and the idempotent producer, one batch per partition."""
+"""The Kafka sink: aiokafka with acks=all and the idempotent producer, one batch per partition.
+
+Records are partitioned by key with xxh3 (``partition_for``), not with the Java client's murmur2
+that aiokafka reimplements in pure Python: that cost ~6 µs an event, a seventh of the shipper's
+CPU. Nothing downstream depends on which partition a key lands in, only that a key always lands
+in the same one (per-key order), which any stable hash gives.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +19,26 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.codec import has_lz4, has_zstd
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from aiokafka.partitioner import DefaultPartitioner
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from xxhash import xxh3_64_intdigest
 
 from shipper.sinks.base import OutgoingEvent, SinkError
 
-__all__ = ["SCHEMA_VERSION", "KafkaSecurityConfig", "KafkaSink", "KafkaSinkConfig"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "KafkaSecurityConfig",
+    "KafkaSink",
+    "KafkaSinkConfig",
+    "partition_for",
+]
 
 SCHEMA_VERSION = b"1"
 """Sent in the ``logferry-schema`` header; the indexer refuses versions it does not know."""
+
+
+def partition_for(key: bytes, partitions: Sequence[int]) -> int:
+    """The partition of *key*: the same for the same key and partition list, in any process."""
+    return partitions[xxh3_64_intdigest(key) % len(partitions)]
 
 
 class KafkaSecurityConfig(BaseModel):
@@ -111,7 +128,6 @@ class KafkaSink:
         self.name = f"kafka://{bootstrap}/{topic}"
         self._producer: AIOKafkaProducer | None = None
         self._partitions: list[int] = []
-        self._partitioner = DefaultPartitioner()
         self._healthy = False
         self._enqueue_lock = asyncio.Lock()
         self._start_lock = asyncio.Lock()
@@ -184,7 +200,7 @@ class KafkaSink:
         by_partition: dict[int, list[OutgoingEvent]] = defaultdict(list)
         partitions = self._partitions
         for event in events:
-            by_partition[self._partitioner(event.key, partitions, partitions)].append(event)
+            by_partition[partition_for(event.key, partitions)].append(event)
         try:
             futures = []
             # Batches in flight together must reach the accumulator in the order they were read,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from shipper.errors import ServiceStartError, StackError
-from shipper.stack.process import (
+from shipper.process import (
     alive,
     check_free_disk,
     check_port_free,

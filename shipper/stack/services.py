@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shipper.errors import ServiceStartError, StackError
+from shipper.process import debian_binary
 from shipper.resources import ALERT_RULES
 from shipper.stack.distributions import elasticsearch_home, kafka_libs
 from shipper.stack.java import find_java
@@ -31,7 +32,6 @@ __all__ = [
     "Prometheus",
     "Service",
     "all_services",
-    "debian_binary",
 ]
 
 _PROBE_TIMEOUT_S = 3.0
@@ -291,15 +291,6 @@ class Elasticsearch(Service):
             return str(next(iter(nodes["nodes"].values()))["version"])
         except (OSError, ValueError, KeyError, StopIteration):
             return None
-
-
-def debian_binary(*names: str) -> str | None:
-    """The first of *names* found on PATH (Debian names some binaries differently)."""
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 class Prometheus(Service):

@@ -35,7 +35,7 @@ from elasticsearch import AsyncElasticsearch
 
 from loadtest.harness.launch import free_port, start_prometheus
 from loadtest.harness.processes import ManagedProcess
-from shipper.stack.services import debian_binary
+from shipper.process import debian_binary
 from tests.integration.indexer.support import Names, delete_prefix
 from tests.unit.dashboards.test_alert_rules import ALERTS, exprs
 from tests.unit.dashboards.test_grafana import load_dashboards, query_panels, variable_query

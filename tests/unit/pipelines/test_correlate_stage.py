@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pipelines import Pipeline, tags
 from pipelines.correlate import Correlate, CorrelateConfig, parse_traceparent
-from shipper.errors import ConfigError
+from pipelines.errors import PipelineConfigError
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -180,10 +180,10 @@ def test_inheritance_memory_is_bounded() -> None:
     ],
 )
 def test_bad_config_names_the_key(stage: dict[str, Any], key: str) -> None:
-    with pytest.raises(ConfigError, match=rf"^pipeline\[1\]\.{key}: "):
+    with pytest.raises(PipelineConfigError, match=rf"^pipeline\[1\]\.{key}: "):
         Pipeline.from_config([{"type": "parse"}, {"type": "correlate", **stage}])
 
 
 def test_a_key_in_two_lists_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"pipeline\[0\]: .*'x' is in both"):
+    with pytest.raises(PipelineConfigError, match=r"pipeline\[0\]: .*'x' is in both"):
         Pipeline.from_config([{"type": "correlate", "trace_id_keys": ["x"], "span_id_keys": ["x"]}])

@@ -8,8 +8,8 @@ import pytest
 
 from pipelines import Pipeline, PipelineContext, tags
 from pipelines.ecs import Ecs, EcsConfig, split_exception
+from pipelines.errors import PipelineConfigError
 from pipelines.levels import LevelNormaliser
-from shipper.errors import ConfigError
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -230,12 +230,12 @@ def test_level_aliases_are_configurable() -> None:
     ],
 )
 def test_bad_mapping_targets(mapping: dict[str, str], fragment: str) -> None:
-    with pytest.raises(ConfigError, match=rf"pipeline\[0\]\.mapping: .*{fragment}"):
+    with pytest.raises(PipelineConfigError, match=rf"pipeline\[0\]\.mapping: .*{fragment}"):
         Pipeline.from_config([{"type": "ecs", "mapping": mapping}])
 
 
 def test_mapping_into_the_app_namespace_is_refused() -> None:
     with pytest.raises(
-        ConfigError, match=r"^pipeline\[1\]\.mapping: 'x' points into the app namespace"
+        PipelineConfigError, match=r"^pipeline\[1\]\.mapping: 'x' points into the app namespace"
     ):
         Pipeline.from_config([{"type": "parse"}, {"type": "ecs", "mapping": {"x": "app.y"}}])

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from pipelines import Pipeline, PipelineContext, RouteConfig, Router
+from pipelines.errors import PipelineConfigError
 from pipelines.route import sanitize_index_part
-from shipper.errors import ConfigError
 from tests.unit.pipelines.support import NOW
 
 
@@ -91,13 +91,13 @@ def test_retention_helpers() -> None:
     ],
 )
 def test_refused_patterns(pattern: str, fragment: str) -> None:
-    with pytest.raises(ConfigError, match=rf"pipeline\[0\]\.index_pattern: .*{fragment}"):
+    with pytest.raises(PipelineConfigError, match=rf"pipeline\[0\]\.index_pattern: .*{fragment}"):
         Pipeline.from_config([{"type": "route", "index_pattern": pattern}])
 
 
 @pytest.mark.parametrize("date_format", ["%Y.%m", "%b %Y.%m.%d", "%Y/%m/%d"])
 def test_refused_date_formats(date_format: str) -> None:
-    with pytest.raises(ConfigError, match=r"pipeline\[0\]\.date_format"):
+    with pytest.raises(PipelineConfigError, match=r"pipeline\[0\]\.date_format"):
         Pipeline.from_config([{"type": "route", "date_format": date_format}])
 
 

@@ -10,9 +10,9 @@ from pipelines import DEFAULT_STAGES, Pipeline, load_stage_configs, load_stage_c
 from pipelines.config import STAGE_TYPES
 from pipelines.correlate import CorrelateConfig
 from pipelines.drop import DropConfig
+from pipelines.errors import PipelineConfigError
 from pipelines.parse import ParseConfig
 from pipelines.route import RouteConfig
-from shipper.errors import ConfigError
 
 YAML = """
 pipeline:
@@ -94,12 +94,12 @@ def test_models_and_dicts_mix() -> None:
     ],
 )
 def test_errors_name_the_key(stages: Any, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(PipelineConfigError, match=message):
         Pipeline.from_config(stages)
 
 
 def test_bad_yaml() -> None:
-    with pytest.raises(ConfigError, match=r"^pipeline: not valid YAML"):
+    with pytest.raises(PipelineConfigError, match=r"^pipeline: not valid YAML"):
         load_stage_configs_yaml("- [unclosed")
 
 

@@ -17,7 +17,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 import pipelines
 from pipelines import DropEvent, Pipeline, PipelineContext, event_id, tags
-from shipper.errors import ConfigError
+from pipelines.errors import PipelineConfigError
 from tests.unit.pipelines.support import FILE_ID, NOW, NOW_ISO, PATH, raw
 
 FORMAT = (
@@ -183,9 +183,9 @@ def test_the_clock_is_only_the_injected_one() -> None:
 
 
 def test_context_validation() -> None:
-    with pytest.raises(ConfigError, match="namespace: 'log' is an ECS field set"):
+    with pytest.raises(PipelineConfigError, match="namespace: 'log' is an ECS field set"):
         PipelineContext(namespace="log")
-    with pytest.raises(ConfigError, match="namespace"):
+    with pytest.raises(PipelineConfigError, match="namespace"):
         PipelineContext(namespace="Bad Name")
 
 
@@ -207,6 +207,7 @@ def test_public_api_is_what_it_claims() -> None:
         "derive",
         "drop",
         "ecs",
+        "errors",
         "grouping",
         "levels",
         "metrics",

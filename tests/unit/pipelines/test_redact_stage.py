@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines import Pipeline, tags
+from pipelines.errors import PipelineConfigError
 from pipelines.redact import Redact, RedactConfig, luhn_valid
-from shipper.errors import ConfigError
 
 VISA = "4111111111111111"
 AMEX = "378282246310005"
@@ -219,5 +219,5 @@ def test_never_raises(text: str) -> None:
     ],
 )
 def test_bad_config(stage: dict[str, Any], key: str) -> None:
-    with pytest.raises(ConfigError, match=rf"pipeline\[0\]\.{key}"):
+    with pytest.raises(PipelineConfigError, match=rf"pipeline\[0\]\.{key}"):
         Pipeline.from_config([{"type": "redact", **stage}])

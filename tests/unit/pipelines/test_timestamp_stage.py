@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from pipelines import PipelineContext, tags
 from pipelines._time import UtcFormatter, epoch_number_to_us
+from pipelines.errors import PipelineConfigError
 from pipelines.timestamps import Timestamp, TimestampConfig, TimestampParser
-from shipper.errors import ConfigError
 from tests.unit.pipelines.support import NOW, NOW_ISO
 
 CONTEXT = PipelineContext(now=lambda: NOW)
@@ -134,7 +134,7 @@ def test_order_of_fields_is_configurable() -> None:
 def test_bad_config(config: dict[str, object], key: str) -> None:
     from pipelines import Pipeline
 
-    with pytest.raises(ConfigError, match=rf"pipeline\[0\]\.{key}"):
+    with pytest.raises(PipelineConfigError, match=rf"pipeline\[0\]\.{key}"):
         Pipeline.from_config([{"type": "timestamp", **config}])
 
 

@@ -63,6 +63,11 @@ def test_env_vars_are_interpolated_in_yaml(tmp_path: Path) -> None:
         ({"output": {"kafka": {"linger_ms": "soon"}}}, r"output.kafka.linger_ms: "),
         ({"metrics_addr": "9108"}, r"metrics_addr: must be HOST:PORT"),
         ({"colour": "blue"}, r"colour: Extra inputs are not permitted"),
+        ({"pipeline": [{"type": "nope"}]}, r"^pipeline\[0\]\.type: unknown stage type"),
+        (  # a check the pure transforms make with the runtime's context, translated at the boundary
+            {"pipeline": [{"type": "ecs", "mapping": {"x": "app.y"}}]},
+            r"^pipeline\[0\]\.mapping: 'x' points into the app namespace",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_message_naming_the_key(
@@ -74,16 +79,20 @@ def test_a_bad_setting_is_one_message_naming_the_key(
         load_config(path, environ={})
 
 
-def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("document", "first_key"),
+    [("output: [not, a, mapping]\n", "output"), ("pipeline: [{type: nope}]\n", "pipeline[0]")],
+)
+def test_bad_config_exits_2_with_one_line(tmp_path: Path, document: str, first_key: str) -> None:
     path = tmp_path / "shipper.yml"
-    path.write_text("output: [not, a, mapping]\n")
+    path.write_text(document)
     result = subprocess.run(
         [sys.executable, "-m", "shipper", "check-config", "--config", str(path)],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 2
-    assert result.stderr.startswith("error: output")
+    assert result.stderr.startswith(f"error: {first_key}")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

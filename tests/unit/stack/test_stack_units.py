@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from shipper.cli import cli
 from shipper.errors import DiskFullError, JavaError, PortInUseError
+from shipper.process import check_free_disk, running_pid, start_process, stop_process
 from shipper.stack import StackSettings, up
 from shipper.stack.java import find_java, parse_java_major
-from shipper.stack.process import check_free_disk, running_pid, start_process, stop_process
 from shipper.stack.services import Kafka
 
 

@@ -1,7 +1,14 @@
-"""Click options generated from a pydantic settings model, so flags, env vars and docs agree."""
+"""What every logferry command line shares (`shipper` and `loadtest` alike): the click group that
+turns every logferry error into one clear line and an exit code, and click options generated from
+a pydantic settings model, so flags, env vars and docs agree.
+
+A public module: the `loadtest` command line is built on it (the import contract in
+pyproject.toml says which of shipper's modules are public).
+"""
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -10,9 +17,9 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 import click
 from pydantic import BaseModel, ValidationError
 
-from shipper.errors import ConfigError
+from shipper.errors import ConfigError, LogferryError
 
-__all__ = ["model_from_options", "model_options"]
+__all__ = ["LogferryGroup", "model_from_options", "model_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=BaseModel)
@@ -34,6 +41,28 @@ def _click_type(annotation: Any) -> Any:
     if get_origin(annotation) is Literal:
         return click.Choice([str(a) for a in get_args(annotation)])
     return _CLICK_TYPES.get(annotation, str)
+
+
+class LogferryGroup(click.Group):
+    """A click group whose entry point turns errors into one line and an exit code, whether run
+    as a console script or driven by click's CliRunner."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command line: 0 on success, the error's code otherwise (130 on Ctrl-C)."""
+        kwargs["standalone_mode"] = False  # the exceptions come here, not to click's printer
+        try:
+            return super().main(*args, **kwargs)
+        except LogferryError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
 
 
 def model_options(

@@ -1,4 +1,8 @@
-"""Start, track and stop the stack's background processes by pid file."""
+"""Start, track and stop background processes by pid file, and find the binaries they run.
+
+A public module: the local stack (:mod:`shipper.stack`) and `loadtest`'s demo and harness use it
+(the import contract in pyproject.toml says which of shipper's modules are public).
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,22 @@ __all__ = [
     "alive",
     "check_free_disk",
     "check_port_free",
+    "debian_binary",
     "read_pid",
     "running_pid",
     "start_process",
     "stop_process",
     "tail",
 ]
+
+
+def debian_binary(*names: str) -> str | None:
+    """The first of *names* found on PATH (Debian names some binaries differently)."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
 
 
 def read_pid(pid_file: Path) -> int | None:
