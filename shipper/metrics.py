@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from pipelines.metrics import (
@@ -11,10 +13,30 @@ from pipelines.metrics import (
     HTTP_DURATION_BUCKETS_S,
 )
 
-__all__ = ["ShipperMetrics"]
+__all__ = ["BatchHistogram", "ShipperMetrics"]
 
 # Publish latency spans the same 1 ms .. 30 s as request durations.
 _LATENCY_BUCKETS = HTTP_DURATION_BUCKETS_S
+
+
+class BatchHistogram(Histogram):
+    """A histogram that also takes a batch's observations already counted per bucket.
+
+    ``observe()`` per event costs about a microsecond (a lock and a loop over the bounds per
+    call); :class:`~pipelines.metrics.BucketCounts` counts a batch in plain Python and this
+    applies it with one increment per non-empty bucket. The exposition is prometheus-client's.
+    """
+
+    def observe_counts(self, counts: Sequence[int], total: float) -> None:
+        """Add observations: ``counts[i]`` fell in bucket ``i`` (the last is +Inf); ``total``
+        is their sum."""
+        self._raise_if_not_observable()  # type: ignore[no-untyped-call]
+        if len(counts) != len(self._buckets):
+            raise ValueError(f"{len(counts)} bucket counts for {len(self._buckets)} buckets")
+        self._sum.inc(total)
+        for bucket, count in zip(self._buckets, counts, strict=True):
+            if count:
+                bucket.inc(count)
 
 
 class ShipperMetrics:
@@ -75,7 +97,7 @@ class ShipperMetrics:
             APP_HTTP_REQUESTS.labels,
             registry=r,
         )
-        self.app_request_duration = Histogram(
+        self.app_request_duration = BatchHistogram(
             APP_HTTP_REQUEST_DURATION.name,
             APP_HTTP_REQUEST_DURATION.help,
             APP_HTTP_REQUEST_DURATION.labels,

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from pipelines.metrics import MetricsExtractor
+from pipelines.metrics import MetricsExtractor, MetricsTally
 from pipelines.parse import event_id
 from pipelines.pipeline import Pipeline
 from pipelines.types import DropEvent, Event, RawLine
@@ -32,9 +32,6 @@ log = logging.getLogger("logferry.pipeline")
 
 PIPELINE_ERROR_TAG = "_pipelineerror"
 _TRUNCATED_TAG = "_truncated"
-
-RequestLabels = tuple[str, str, str]
-"""(service, method, status_class)"""
 
 
 def build_pipeline(config: ShipperConfig) -> Pipeline:
@@ -53,9 +50,7 @@ class EncodedBatch:
     events: list[OutgoingEvent] = field(default_factory=list)
     filtered: Counter[str] = field(default_factory=Counter)
     tags: Counter[str] = field(default_factory=Counter)
-    levels: Counter[tuple[str, str]] = field(default_factory=Counter)
-    requests: Counter[RequestLabels] = field(default_factory=Counter)
-    durations: dict[RequestLabels, list[float]] = field(default_factory=dict)
+    app: MetricsTally = field(default_factory=MetricsTally)
     failure: str | None = None
     """The first pipeline failure of the batch (where and the traceback), to log once."""
 
@@ -72,6 +67,7 @@ class EventEncoder:
         """Transform and serialise *batch*; filtered lines are tallied and left out."""
         result = EncodedBatch()
         pipeline, observe, events = self._pipeline, self._observe, result.events
+        tally = result.app.add
         for raw in batch:
             try:
                 event = pipeline(raw)
@@ -85,13 +81,7 @@ class EventEncoder:
             event_tags = event.get("tags")
             if event_tags:
                 result.tags.update(event_tags)
-            seen = observe(event)
-            result.levels[seen.service, seen.level] += 1
-            if seen.http is not None:
-                labels = (seen.service, seen.http.method, seen.http.status_class)
-                result.requests[labels] += 1
-                if seen.http.duration_s is not None:
-                    result.durations.setdefault(labels, []).append(seen.http.duration_s)
+            tally(observe(event))
             events.append(self._serialise(event, raw))
         return result
 
@@ -131,14 +121,13 @@ def record(batch: EncodedBatch, metrics: ShipperMetrics) -> None:
         metrics.events_filtered.labels(reason).inc(count)
     for tag, count in batch.tags.items():
         metrics.parse_problems.labels(tag).inc(count)
-    for (service, level), count in batch.levels.items():
+    for (service, level), count in batch.app.levels.items():
         metrics.app_log_events.labels(service, level).inc(count)
-    for labels, count in batch.requests.items():
+    for labels, count in batch.app.requests.items():
         metrics.app_requests.labels(*labels).inc(count)
-    for labels, values in batch.durations.items():
+    for labels, buckets in batch.app.durations.items():
         histogram = metrics.app_request_duration.labels(*labels)
-        for seconds in values:
-            histogram.observe(seconds)
+        histogram.observe_counts(buckets.counts, buckets.total)
     if batch.failure is not None:
         log.error(
             "pipeline failed on %d line(s), shipped raw and tagged %s; first: %s",

@@ -148,8 +148,11 @@ async def test_worker_processes_encode_exactly_like_the_main_process() -> None:
         return decoded
 
     assert without_read_time(in_worker.events) == without_read_time(inline.events)
-    assert (in_worker.tags, in_worker.levels, in_worker.requests) == (
+    assert (in_worker.tags, in_worker.app.levels, in_worker.app.requests) == (
         inline.tags,
-        inline.levels,
-        inline.requests,
+        inline.app.levels,
+        inline.app.requests,
     )
+    assert {k: v.counts for k, v in in_worker.app.durations.items()} == {
+        k: v.counts for k, v in inline.app.durations.items()
+    }
