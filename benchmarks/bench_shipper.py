@@ -1,6 +1,6 @@
 """Shipper throughput on a generated file of realistic python-json-logger lines.
 
-Three runs over the same file, each a separate process measured with wait4 (CPU, peak RSS):
+Three runs over the same file, each a separate process measured (CPU: wait4; peak RSS: /proc):
   (a) tail -> transforms -> Kafka      (the real `shipper run`)
   (b) tail -> transforms -> file sink  (the real `shipper run`, output file://)
   (c) a plain `orjson.loads` loop over the lines: the ceiling, measured in the same run
@@ -12,8 +12,6 @@ Figures are reported as ratios against (c), since machines are noisy.
 from __future__ import annotations
 
 import asyncio
-import os
-import random
 import signal
 import subprocess
 import sys
@@ -24,42 +22,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import benchlib
 import click
-import orjson
 import yaml
+from benchlib import ProcessTree, create_topic, generate, reap
 
 from loadtest.harness.launch import free_port
-
-_LEVELS = ["INFO"] * 8 + ["WARNING", "ERROR"]
-_PATHS = ["/orders", "/orders/search", "/checkout", "/health", "/orders/{id}"]
-
-
-def generate(path: Path, lines: int, seed: int = 7) -> int:
-    """Write *lines* python-json-logger lines (~300 B each); returns the file size."""
-    rng = random.Random(seed)
-    with path.open("wb") as out:
-        chunk: list[bytes] = []
-        for n in range(lines):
-            level = rng.choice(_LEVELS)
-            status = 500 if level == "ERROR" else rng.choice([200, 200, 200, 201, 404])
-            record = {
-                "asctime": f"2026-11-23 08:{n // 60000 % 60:02d}:{n // 1000 % 60:02d},{n % 1000:03d}",
-                "levelname": level,
-                "name": "demo.http",
-                "message": f"{rng.choice(['GET', 'POST'])} {rng.choice(_PATHS)} -> {status}",
-                "method": rng.choice(["GET", "POST"]),
-                "path": rng.choice(_PATHS),
-                "status": status,
-                "duration_ms": round(rng.expovariate(1 / 40), 2),
-                "request_id": uuid.UUID(int=rng.getrandbits(128)).hex,
-                "user_id": f"u-{rng.randrange(5000)}",
-            }
-            chunk.append(orjson.dumps(record) + b"\n")
-            if len(chunk) == 10_000:
-                out.write(b"".join(chunk))
-                chunk.clear()
-        out.write(b"".join(chunk))
-    return path.stat().st_size
 
 
 @dataclass
@@ -82,12 +50,6 @@ class Result:
     @property
     def cpu_per_100k(self) -> float:
         return self.cpu_seconds / self.events * 100_000
-
-
-def _wait4(proc: subprocess.Popen[bytes]) -> tuple[float, int]:
-    _, _, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
 
 
 def _published(port: int) -> float:
@@ -118,50 +80,27 @@ def run_shipper(
     config_path.write_text(yaml.safe_dump(config))
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "shipper", "run", "--config", str(config_path)])
+    tree = ProcessTree(proc.pid)
     with click.progressbar(length=events, label=f"{name:<28}") as bar:
         done = 0.0
         while done < events:
             time.sleep(0.25)
+            tree.sample()
             now = _published(port)
             bar.update(int(now - done))
             done = now
             if proc.poll() is not None:
                 raise click.ClickException(f"{name}: shipper exited with {proc.returncode}")
     elapsed = time.perf_counter() - started
+    tree.sample()
     proc.send_signal(signal.SIGTERM)
-    cpu, rss = _wait4(proc)
-    return Result(name, elapsed, cpu, rss, events, log.stat().st_size)
-
-
-_CEILING = """
-import sys, time, orjson
-count = 0
-with open(sys.argv[1], "rb") as handle:
-    for line in handle:
-        orjson.loads(line)
-        count += 1
-print(count)
-"""
+    cpu = reap(proc)
+    return Result(name, elapsed, cpu, tree.peak_rss_bytes, events, log.stat().st_size)
 
 
 def run_ceiling(log: Path, events: int) -> Result:
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _CEILING, str(log)], stdout=subprocess.DEVNULL)
-    cpu, rss = _wait4(proc)
-    return Result(
-        "(c) orjson.loads loop", time.perf_counter() - started, cpu, rss, events, log.stat().st_size
-    )
-
-
-async def _create_topic(bootstrap: str, topic: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
-    finally:
-        await admin.close()
+    seconds, cpu, rss = benchlib.run_ceiling(log)
+    return Result("(c) orjson.loads loop", seconds, cpu, rss, events, log.stat().st_size)
 
 
 @click.command()
@@ -198,7 +137,7 @@ def main(lines: int, kafka: str, skip_kafka: bool, workers: tuple[int, ...]) -> 
             results.append(run_shipper(f"(b) ->file{suffix}", log, sink, lines, workdir, count))
             if not skip_kafka:
                 topic = f"bench-{uuid.uuid4().hex[:8]}"
-                asyncio.run(_create_topic(kafka, topic))
+                asyncio.run(create_topic(kafka, topic))
                 target = f"kafka://{kafka}/{topic}"
                 results.append(
                     run_shipper(f"(a) ->Kafka{suffix}", log, target, lines, workdir, count)
