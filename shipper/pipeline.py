@@ -53,6 +53,8 @@ class EncodedBatch:
     app: MetricsTally = field(default_factory=MetricsTally)
     failure: str | None = None
     """The first pipeline failure of the batch (where and the traceback), to log once."""
+    delivered: tuple[int, float] | None = None
+    """(events, seconds of the attempt that succeeded) when a worker published the batch itself."""
 
 
 class EventEncoder:

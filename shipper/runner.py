@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import signal
 import time
 from collections import deque
@@ -21,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.types import RawLine
+from shipper.backoff import Backoff
 from shipper.checkpoint import CheckpointStore
 from shipper.config import ShipperConfig, load_config
+from shipper.delivery import deliver
 from shipper.http import StatusServer
 from shipper.metrics import ShipperMetrics
 from shipper.pipeline import EncodedBatch, record
@@ -55,8 +56,9 @@ class Shipper:
         self._store = CheckpointStore(config.state_dir)
         self._store.lock()
         self.source = FileSource(config.input, self._store.load())
-        self._transformer: Transformer = build_transformer(config)
         self._sink: Sink = build_sink(config.output.url, config.output.kafka)
+        self._output_ok = True  # the last publish attempt (here or in a worker) succeeded
+        self._transformer: Transformer = build_transformer(config, self._publish_failed)
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=config.queue_batches)
         self._in_flight: asyncio.Queue[Any] = asyncio.Queue()
         self._slots = asyncio.Semaphore(config.max_in_flight_batches)
@@ -193,9 +195,14 @@ class Shipper:
             encoding.append((task, _last_offsets(batch)))
 
     async def _dispatch(self, encoding: asyncio.Task[EncodedBatch], acks: dict[str, int]) -> None:
-        """Hand an encoded batch to the sink (waiting for a free in-flight slot)."""
+        """Hand an encoded batch to the sink (waiting for a free in-flight slot); a batch a
+        worker published already goes straight to the settler, in its turn."""
         encoded = await encoding
         record(encoded, self.metrics)
+        if encoded.delivered is not None:
+            self._published(*encoded.delivered)
+            await self._in_flight.put((None, acks))
+            return
         await self._slots.acquire()
         delivery = asyncio.create_task(self._deliver(encoded.events))
         self._deliveries.add(delivery)
@@ -212,32 +219,27 @@ class Shipper:
             if item is _END:
                 return
             delivery, acks = item
-            await delivery
+            if delivery is not None:
+                await delivery
             self.source.acknowledge(acks)
 
     async def _deliver(self, events: list[OutgoingEvent]) -> None:
-        """Publish until acknowledged: retry with capped exponential backoff and jitter."""
-        backoff = 0.1
-        while True:
-            started = time.perf_counter()
-            try:
-                if events:
-                    await self._sink.publish(events)
-            except Exception as exc:  # SinkError, or a bug: either way the batch must not be lost
-                self.metrics.events_failed.inc(len(events))
-                self.metrics.output_up.labels(self._sink.name).set(0)
-                log.warning(
-                    "publish failed, retrying",
-                    exc_info=None if isinstance(exc, SinkError) else exc,
-                    extra={"error": str(exc), "retry_in_s": round(backoff, 2)},
-                )
-                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
-                backoff = min(backoff * 2, self.config.retry_backoff_max_s)
-                continue
-            self.metrics.publish_latency.observe(time.perf_counter() - started)
-            self.metrics.events_published.inc(len(events))
-            self.metrics.output_up.labels(self._sink.name).set(1)
-            return
+        """Publish until acknowledged (:func:`shipper.delivery.deliver`)."""
+        seconds = await deliver(
+            self._sink, events, self.config.retry_backoff_max_s, self._publish_failed
+        )
+        self._published(len(events), seconds)
+
+    def _published(self, events: int, seconds: float) -> None:
+        self.metrics.publish_latency.observe(seconds)
+        self.metrics.events_published.inc(events)
+        self.metrics.output_up.labels(self._sink.name).set(1)
+        self._output_ok = True
+
+    def _publish_failed(self, events: int) -> None:
+        self.metrics.events_failed.inc(events)
+        self.metrics.output_up.labels(self._sink.name).set(0)
+        self._output_ok = False
 
     async def _apply_config(self, new: ShipperConfig) -> None:
         """Swap pipeline and output between batches; a new output waits for the old one's acks."""
@@ -247,21 +249,20 @@ class Shipper:
             await self._sink.close()
             self._sink = build_sink(new.output.url, new.output.kafka)
             log.info("reload: output is now %s", self._sink.name)
-        self._transformer.close()
-        self._transformer = build_transformer(new)
         self.config = new
+        self._transformer.close()
+        self._transformer = build_transformer(new, self._publish_failed)
 
     async def _connect(self) -> None:
         """Connect the output early (so /readyz tells the truth before the first line); retry."""
-        backoff = 0.2
+        backoff = Backoff(0.2, self.config.retry_backoff_max_s)
         while not self._sink.healthy:
             try:
                 await self._sink.start()
             except SinkError as exc:
                 self.metrics.output_up.labels(self._sink.name).set(0)
                 log.warning("output not reachable yet", extra={"error": str(exc)})
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.config.retry_backoff_max_s)
+                await asyncio.sleep(backoff.next())
         self.metrics.output_up.labels(self._sink.name).set(1)
 
     # -- checkpoints and gauges ------------------------------------------------------------
@@ -295,7 +296,8 @@ class Shipper:
             self.metrics.file_lag.labels(path).set(lag)
 
     def _readiness(self) -> dict[str, bool]:
-        return {"output": self._sink.healthy, "running": not self._stopping.is_set()}
+        output = self._sink.healthy and self._output_ok
+        return {"output": output, "running": not self._stopping.is_set()}
 
 
 def _last_offsets(batch: list[RawLine]) -> dict[str, int]:

@@ -1,30 +1,59 @@
 """Where the transforms run: in the main process, or in worker processes beside it.
 
 The transforms are pure Python and take most of the CPU of a shipper. One process uses one core;
-`transform_workers: N` moves encoding into N processes, so reading and Kafka keep the main one.
+`transform_workers: N` moves the per-event work into N processes:
+
+* with the Kafka output, a worker encodes a batch **and publishes it** with its own idempotent
+  producer, then returns only the tallies for the metrics. The main process reads, hands batches
+  out and advances the checkpoint; no event crosses back to it, so it stays far from saturated
+  and the workers scale with the cores;
+* with the file or console output (one writer), a worker encodes and the main process writes.
+
 Batches cross the process boundary as columns of plain values (lists of bytes, str and int),
 which pickle about ten times faster than lists of dataclasses.
+
+Delivery and order with publishing workers. A batch counts as delivered when its worker's
+producer has every record acknowledged (acks=all); the runner settles batches in the order they
+were read, so the checkpoint still only passes lines whose batch and every batch before it are
+acknowledged. A key's events stay in one partition and in order within a batch; two batches in
+flight in two workers at once may interleave in a partition (every event carries its file offset
+and its own time). With `transform_workers: 0` the order is the file's order, per key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.queues import SimpleQueue
 from typing import Protocol
 
 from pipelines.types import RawLine
 from shipper.config import ShipperConfig
+from shipper.delivery import deliver
+from shipper.logs import configure_logging
 from shipper.pipeline import EncodedBatch, EventEncoder
-from shipper.sinks import OutgoingEvent
+from shipper.sinks import OutgoingEvent, Sink, build_sink
 
-__all__ = ["InlineTransformer", "ProcessTransformer", "Transformer", "build_transformer"]
+__all__ = [
+    "InlineTransformer",
+    "ProcessTransformer",
+    "PublishingWorkers",
+    "Transformer",
+    "build_transformer",
+]
+
 
 Columns = tuple[list[bytes], list[str], list[str], list[int], list[int], list[tuple[str, ...]]]
+
+FailureReport = Callable[[int], None]
+"""Called with the size of a publish attempt that failed (in a worker), as it happens."""
 
 
 class Transformer(Protocol):
@@ -33,7 +62,7 @@ class Transformer(Protocol):
     parallelism: int
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
-        """The batch transformed and serialised."""
+        """The batch transformed and serialised (and published, where `delivered` is set)."""
         ...
 
     def close(self) -> None:
@@ -55,7 +84,47 @@ class InlineTransformer:
         return None
 
 
-_worker_encoder: EventEncoder | None = None
+def _columns(batch: list[RawLine]) -> Columns:
+    return (
+        [line.data for line in batch],
+        [line.path for line in batch],
+        [line.file_id for line in batch],
+        [line.offset for line in batch],
+        [line.end_offset for line in batch],
+        [line.tags for line in batch],
+    )
+
+
+def _lines(columns: Columns) -> list[RawLine]:
+    data, paths, file_ids, offsets, ends, tags = columns
+    return [
+        RawLine(data=d, path=p, file_id=f, offset=o, end_offset=e, tags=t)
+        for d, p, f, o, e, t in zip(data, paths, file_ids, offsets, ends, tags, strict=True)
+    ]
+
+
+# -- the worker side ---------------------------------------------------------------------------
+
+
+class _Worker:
+    """What one worker process keeps between batches: its encoder, and where it publishes."""
+
+    def __init__(self, config: ShipperConfig, failures: SimpleQueue[int | None] | None) -> None:
+        self.encoder = EventEncoder(config)
+        self.backoff_max_s = config.retry_backoff_max_s
+        self.failures = failures
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sink: Sink | None = None
+        if failures is not None:
+            self.loop = asyncio.new_event_loop()
+            self.sink = build_sink(config.output.url, config.output.kafka)
+
+    def report_failure(self, events: int) -> None:
+        assert self.failures is not None
+        self.failures.put(events)
+
+
+_worker: _Worker | None = None
 
 
 def _die_with_parent(parent: int) -> None:
@@ -73,25 +142,38 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(config: ShipperConfig, parent: int) -> None:
-    global _worker_encoder
+def _init_worker(
+    config: ShipperConfig, parent: int, failures: SimpleQueue[int | None] | None
+) -> None:
+    global _worker
     _die_with_parent(parent)
     # Ctrl-C reaches the whole process group; only the main process decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_encoder = EventEncoder(config)
+    configure_logging(config.log_level)
+    _worker = _Worker(config, failures)
 
 
 def _encode_columns(columns: Columns) -> tuple[list[tuple[bytes, bytes, str]], EncodedBatch]:
-    assert _worker_encoder is not None, "worker not initialised"
-    data, paths, file_ids, offsets, ends, tags = columns
-    batch = [
-        RawLine(data=d, path=p, file_id=f, offset=o, end_offset=e, tags=t)
-        for d, p, f, o, e, t in zip(data, paths, file_ids, offsets, ends, tags, strict=True)
-    ]
-    encoded = _worker_encoder.encode(batch)
+    assert _worker is not None, "worker not initialised"
+    encoded = _worker.encoder.encode(_lines(columns))
     events = [(e.value, e.key, e.event_id) for e in encoded.events]
     encoded.events = []
     return events, encoded
+
+
+def _encode_and_publish(columns: Columns) -> EncodedBatch:
+    worker = _worker
+    assert worker is not None and worker.loop is not None and worker.sink is not None
+    encoded = worker.encoder.encode(_lines(columns))
+    seconds = worker.loop.run_until_complete(
+        deliver(worker.sink, encoded.events, worker.backoff_max_s, worker.report_failure)
+    )
+    encoded.delivered = (len(encoded.events), seconds)
+    encoded.events = []
+    return encoded
+
+
+# -- the main side -----------------------------------------------------------------------------
 
 
 class ProcessTransformer:
@@ -101,23 +183,11 @@ class ProcessTransformer:
         # One batch more than workers: each worker has the next batch queued while the main
         # process collects the one before, so no worker waits on the main process.
         self.parallelism = workers + 1
-        self._executor = ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),  # no fork of a running event loop
-            initializer=_init_worker,
-            initargs=(config, os.getpid()),
-        )
+        self._executor = _pool(config, workers, None)
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
-        columns: Columns = (
-            [line.data for line in batch],
-            [line.path for line in batch],
-            [line.file_id for line in batch],
-            [line.offset for line in batch],
-            [line.end_offset for line in batch],
-            [line.tags for line in batch],
-        )
         loop = asyncio.get_running_loop()
+        columns = _columns(batch)
         events, encoded = await loop.run_in_executor(self._executor, _encode_columns, columns)
         encoded.events = [OutgoingEvent(value=v, key=k, event_id=i) for v, k, i in events]
         return encoded
@@ -126,8 +196,57 @@ class ProcessTransformer:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def build_transformer(config: ShipperConfig) -> Transformer:
-    """Inline without workers, else a process pool of `transform_workers`."""
+class PublishingWorkers:
+    """Encodes and publishes in `workers` processes (Kafka output); see the module docstring.
+
+    A worker's failed publish attempts reach *on_failure* in the main process while they happen
+    (through a queue and a thread), so an outage shows in the metrics and in /readyz.
+    """
+
+    def __init__(self, config: ShipperConfig, workers: int, on_failure: FailureReport) -> None:
+        # Two batches per worker: one encoding while the one before waits for its acks.
+        self.parallelism = 2 * workers
+        context = multiprocessing.get_context("spawn")
+        self._failures: SimpleQueue[int | None] = context.SimpleQueue()
+        self._executor = _pool(config, workers, self._failures)
+        self._on_failure = on_failure
+        self._forwarder: threading.Thread | None = None
+
+    def _forward_failures(self, loop: asyncio.AbstractEventLoop) -> None:
+        while (events := self._failures.get()) is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed under us: stopping
+                loop.call_soon_threadsafe(self._on_failure, events)
+
+    async def encode(self, batch: list[RawLine]) -> EncodedBatch:
+        loop = asyncio.get_running_loop()
+        if self._forwarder is None:  # reports go to the loop the batches come from
+            self._forwarder = threading.Thread(
+                target=self._forward_failures, args=(loop,), name="worker-failures", daemon=True
+            )
+            self._forwarder.start()
+        return await loop.run_in_executor(self._executor, _encode_and_publish, _columns(batch))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._failures.put(None)
+
+
+def _pool(
+    config: ShipperConfig, workers: int, failures: SimpleQueue[int | None] | None
+) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),  # no fork of a running event loop
+        initializer=_init_worker,
+        initargs=(config, os.getpid(), failures),
+    )
+
+
+def build_transformer(config: ShipperConfig, on_failure: FailureReport) -> Transformer:
+    """Inline without workers; with workers, publishing workers for the Kafka output (the
+    file and console outputs have one writer: the main process)."""
     if config.transform_workers == 0:
         return InlineTransformer(config)
+    if config.output.url.startswith("kafka://"):
+        return PublishingWorkers(config, config.transform_workers, on_failure)
     return ProcessTransformer(config, config.transform_workers)

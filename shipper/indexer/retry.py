@@ -10,16 +10,16 @@ any other 4xx (mapping conflict, parse error, ...)   REJECTED    written as a de
 ===================================================  ==========  ============================
 
 A request that fails as a whole (connection refused, timeout, 429/5xx on the request) is retried
-whole. Blocks and a missing index (auto-creation disabled) are an operator's to fix; waiting for
+whole, waiting with :class:`shipper.backoff.Backoff`. Blocks and a missing index (auto-creation disabled) are an operator's to fix; waiting for
 them keeps the records, where dead-lettering would only fail the same way.
 """
 
 from __future__ import annotations
 
 import enum
-import random
-from collections.abc import Callable
 from typing import Any, Final
+
+from shipper.backoff import Backoff
 
 __all__ = ["Backoff", "Outcome", "classify", "retry_reason"]
 
@@ -67,27 +67,3 @@ def retry_reason(status: int | None) -> str:
     if status >= 500:
         return "5xx"
     return "4xx"
-
-
-class Backoff:
-    """Exponential backoff with jitter: each delay is drawn from [d/2, d], d doubling up to *max_s*."""
-
-    def __init__(
-        self,
-        initial_s: float,
-        max_s: float,
-        rng: Callable[[float, float], float] = random.uniform,
-    ) -> None:
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self._rng = rng
-        self._next = initial_s
-
-    def next(self) -> float:
-        """The next delay, in seconds."""
-        ceiling = min(self._next, self.max_s)
-        self._next = min(self._next * 2, self.max_s)
-        return self._rng(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self._next = self.initial_s

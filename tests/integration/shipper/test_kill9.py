@@ -66,3 +66,45 @@ def _checkpointed(shipper: ShipperProcess) -> int:
         return 0
     (entry,) = shipper.checkpoint()["files"].values()
     return int(entry["offset"])
+
+
+async def test_kill9_with_publishing_workers_loses_nothing_and_repeats_only_after_the_checkpoint(
+    logs_dir: Path,
+    shipper_factory: Callable[..., ShipperProcess],
+    kafka_bootstrap: str,
+    kafka_topic: str,
+) -> None:
+    """Workers publish what they encode; the main process settles batches in order, so the
+    checkpoint still never passes a line whose batch (or a batch before it) is unacknowledged."""
+    rng = random.Random(20261202)
+    writer = LogWriter(logs_dir / "app.log", rate_per_s=4000)
+    shipper = shipper_factory(paths=[str(logs_dir / "app.log")], transform_workers=2)
+    shipper.start()
+    writer.start()
+    checkpoints_at_kill: list[int] = []
+    for _ in range(3):
+        # Each run must get going (its workers take a moment to start) before it is killed.
+        wait_for(lambda: shipper.metric("logferry_shipper_events_published_total") > 0)
+        time.sleep(rng.uniform(0.5, 2.0))
+        shipper.kill9()
+        checkpoints_at_kill.append(_checkpointed(shipper))
+        shipper.start()
+    time.sleep(1)
+    total = writer.stop()
+    size = (logs_dir / "app.log").stat().st_size
+    wait_for(lambda: _checkpointed(shipper) == size, timeout_s=60)
+
+    records = await read_topic(kafka_bootstrap, kafka_topic, expect=total)
+    seqs = {int(r.value["app"]["seq"]) for r in records}
+    assert seqs == set(range(total)), f"lost: {sorted(set(range(total)) - seqs)[:10]}"
+    ids_by_seq: dict[int, set[str]] = defaultdict(set)
+    copies: dict[int, int] = defaultdict(int)
+    for record in records:
+        ids_by_seq[int(record.value["app"]["seq"])].add(record.value["event"]["id"])
+        copies[int(record.value["log"]["offset"])] += 1
+    assert all(len(ids) == 1 for ids in ids_by_seq.values()), "a repeated line got a new event.id"
+    # Before the first kill's checkpoint, every line was acknowledged once and never re-read.
+    first = min(checkpoints_at_kill)
+    assert first > 0, "the first kill came before any checkpoint: the test proves nothing"
+    repeated_early = [offset for offset, n in copies.items() if n > 1 and offset < first]
+    assert not repeated_early, f"lines before the checkpoint sent twice: {repeated_early[:10]}"
