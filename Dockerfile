@@ -10,7 +10,7 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# --- builder: a virtualenv holding the dependencies, the project's wheel and its data files ---
+# --- builder: a virtualenv holding the dependencies and the project's wheel ---
 FROM ${PYTHON_IMAGE} AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -27,25 +27,17 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && /opt/venv/bin/pip install -r requirements.txt
 
 # The project as a wheel (not an editable install: the image holds no source tree to edit).
+# The wheel is all there is: the files the code reads (index templates, Kibana saved objects,
+# alert rules, Alertmanager routes, the stack's pom.xml) are package data under shipper/, read
+# with importlib.resources (shipper/resources.py). The last command fails the build if the
+# installed package misses one (-I: import the installed package, not the sources here).
 COPY README.md ./
 COPY shipper ./shipper
 COPY pipelines ./pipelines
 COPY loadtest ./loadtest
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /tmp/wheels . \
-    && /opt/venv/bin/pip install --no-deps /tmp/wheels/*.whl
-
-# Data files that are not package data (operators edit them). shipper/resources.py finds them
-# relative to its own module, as the repository root of a checkout:
-# Path(__file__).parents[1] / "index-templates" and / "dashboards" (Kibana saved objects for
-# `shipper setup --kibana`, alert rules). Installed from a wheel, that parent is the venv's
-# site-packages, so that is where the folders go; no environment variable or working directory
-# is involved. The last command fails the build if the code would look anywhere else (-I:
-# import the installed packages, not the sources in the working directory).
-COPY index-templates ./index-templates
-COPY dashboards ./dashboards
-RUN site=$(/opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") \
-    && cp -r index-templates dashboards "$site"/ \
-    && /opt/venv/bin/python -I -c "from shipper.resources import INDEX_TEMPLATES, KIBANA_OBJECTS, ALERT_RULES; assert (INDEX_TEMPLATES / 'index-template.json').is_file(), INDEX_TEMPLATES; assert KIBANA_OBJECTS.is_dir(), KIBANA_OBJECTS; assert ALERT_RULES.is_file(), ALERT_RULES"
+    && /opt/venv/bin/pip install --no-deps /tmp/wheels/*.whl \
+    && /opt/venv/bin/python -I -m shipper.resources
 
 # --- runtime: the base image plus the virtualenv, run as an unprivileged user ---
 FROM ${PYTHON_IMAGE}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
@@ -60,12 +61,13 @@ class RunConfig(BaseModel):
     fast_factor: float = Field(15.0, gt=0, description="Divisor of windows and `for:` in `fast`.")
     rules: Path | None = Field(
         None,
-        description="The alert rules file; unset = the checkout's dashboards/prometheus/alerts.yml.",
+        description="The alert rules file; unset = the rules packaged with logferry (the "
+        "repository's dashboards/prometheus/alerts.yml).",
     )
     alertmanager_config: Path | None = Field(
         None,
         description="The Alertmanager config whose routing a private Alertmanager uses; unset = "
-        "the checkout's dashboards/alertmanager/alertmanager.yml.",
+        "the one packaged with logferry (the repository's dashboards/alertmanager/alertmanager.yml).",
     )
     report: Path | None = Field(
         None, description="Report directory; unset = loadtest-reports/<scenario>-<time>."
@@ -87,12 +89,12 @@ class RunConfig(BaseModel):
     )
 
     @property
-    def rules_file(self) -> Path:
+    def rules_file(self) -> Traversable:
         """The alert rules to evaluate."""
         return self.rules or ALERT_RULES
 
     @property
-    def alertmanager_file(self) -> Path:
+    def alertmanager_file(self) -> Traversable:
         """The Alertmanager config to route with."""
         return self.alertmanager_config or ALERTMANAGER_CONFIG
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +58,17 @@ class _Parts:
 async def run_load_test(config: RunConfig, console: Console) -> RunReport:
     """Run one scenario end to end; the report says whether every expectation held."""
     scenario = _scenario(config)
+    # The files the run needs are read before anything is created: a wrong path leaves nothing.
+    rules_text = _read(config.rules_file, "alert rules")
+    known_alerts = frozenset(alert_names(rules_text))
+    routes_text = (
+        None if config.alertmanager else _read(config.alertmanager_file, "Alertmanager config")
+    )
     run_id = f"lt{datetime.now():%m%d%H%M%S}{secrets.token_hex(2)}"
     report_dir = config.report or Path("loadtest-reports") / f"{scenario.name}-{run_id}"
     work = (config.work_dir / run_id).resolve()
     work.mkdir(parents=True, exist_ok=True)
     report_dir.mkdir(parents=True, exist_ok=True)
-    rules_text = _read(config.rules_file, "alert rules")
     settings = LocustSettings(
         run_id=run_id,
         duration_s=config.duration_s or scenario.duration_s,
@@ -74,7 +80,7 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
         firing=(*scenario.expect_firing, *config.expect_firing),
         quiet=(*scenario.expect_quiet, *config.expect_quiet),
         may_fire=scenario.may_fire,
-        known=frozenset(alert_names(rules_text)),
+        known=known_alerts,
     )
     console.print(
         f"[bold]{scenario.name}[/]: {scenario.summary}\n"
@@ -84,7 +90,7 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
     alerts = AlertLog()
     async with AsyncExitStack() as stack:
         parts = await stack.enter_async_context(
-            _started_parts(config, work, rules_text, alerts, console)
+            _started_parts(config, work, rules_text, routes_text, alerts, console)
         )
         locust = LocustRun(
             scenario, settings, host=parts.app_url, report=report_dir, log=work / "locust.out"
@@ -158,7 +164,7 @@ def _scenario(config: RunConfig) -> Scenario:
         raise LoadTestError(str(exc.args[0])) from None
 
 
-def _read(path: Path, what: str) -> str:
+def _read(path: Traversable, what: str) -> str:
     try:
         return path.read_text()
     except OSError as exc:
@@ -167,9 +173,16 @@ def _read(path: Path, what: str) -> str:
 
 @asynccontextmanager
 async def _started_parts(
-    config: RunConfig, work: Path, rules_text: str, alerts: AlertLog, console: Console
+    config: RunConfig,
+    work: Path,
+    rules_text: str,
+    routes_text: str | None,
+    alerts: AlertLog,
+    console: Console,
 ) -> AsyncIterator[_Parts]:
-    """Start whatever the config does not name; stop (in reverse) what was started."""
+    """Start whatever the config does not name; stop (in reverse) what was started.
+
+    *routes_text* is the Alertmanager config of a private Alertmanager (None: one is given)."""
     parts = _Parts()
 
     async def started(what: str, launched: Any) -> str:
@@ -203,11 +216,10 @@ async def _started_parts(
         if config.alertmanager:
             parts.alertmanager = config.alertmanager
         else:
+            assert routes_text is not None  # read up front when no Alertmanager is given
             parts.webhook = WebhookReceiver(alerts)
             webhook_url = await parts.webhook.start()
-            am_text = fast_alertmanager(
-                _read(config.alertmanager_file, "Alertmanager config"), webhook_url
-            )
+            am_text = fast_alertmanager(routes_text, webhook_url)
             parts.alertmanager = await started(
                 "alertmanager", launch.start_alertmanager(work, am_text)
             )

@@ -168,6 +168,11 @@ class KibanaConfig(_Model):
     request_timeout_s: float = Field(
         60.0, gt=0, description="How long one request to Kibana (the import) may take."
     )
+    objects_dir: Path | None = Field(
+        None,
+        description="Directory of the `*.ndjson` saved objects to import; unset = the ones packaged "
+        "with logferry (the repository's dashboards/kibana/).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -239,6 +244,12 @@ class IndexConfig(_Model):
         ge=1,
         le=32766,
         description="Longer strings of keyword fields are kept but not indexed.",
+    )
+    templates_dir: Path | None = Field(
+        None,
+        description="Directory of the template files (settings.json, ecs-mappings.json, "
+        "index-template.json, deadletter-template.json, ilm-policy.json) `setup` renders; unset = "
+        "the ones packaged with logferry (the repository's index-templates/).",
     )
     setup_on_start: bool = Field(
         True,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, Final
 
 import orjson
@@ -137,13 +138,15 @@ def render_json() -> bytes:
 def main(argv: list[str]) -> int:
     content = render_json()
     if "--check" in argv:
-        if not OUT.exists() or OUT.read_bytes() != content:
+        if not OUT.is_file() or OUT.read_bytes() != content:
             print(
                 f"{OUT} is out of date: run python -m shipper.indexer.ecs_mappings", file=sys.stderr
             )
             return 1
         return 0
-    OUT.parent.mkdir(exist_ok=True)
+    if not isinstance(OUT, Path):
+        print(f"{OUT} is not a file to rewrite: run this in a checkout", file=sys.stderr)
+        return 2
     OUT.write_bytes(content)
     print(f"wrote {OUT}")
     return 0

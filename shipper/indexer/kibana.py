@@ -1,5 +1,8 @@
 """The Kibana saved objects `shipper setup --kibana` imports, from ``dashboards/kibana/*.ndjson``.
 
+The files are package data (:data:`shipper.resources.KIBANA_OBJECTS`); ``kibana.objects_dir``
+names a directory of the operator's own copies instead.
+
 Every file is imported in one request to Kibana's saved-objects import API
 (``POST /api/saved_objects/_import?overwrite=true``, multipart, ``kbn-xsrf``): references
 between objects then resolve inside the request, whatever the order of the files.
@@ -22,7 +25,7 @@ import ssl
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any, Final
 
 import aiohttp
@@ -31,10 +34,9 @@ import orjson
 from shipper.errors import ConfigError, KibanaError
 from shipper.indexer.config import ElasticsearchConfig, KibanaConfig
 from shipper.indexer.setup import SetupStep, Status
-from shipper.resources import KIBANA_OBJECTS
+from shipper.resources import KIBANA_OBJECTS, files_with_suffix
 
 __all__ = [
-    "DASHBOARDS_DIR",
     "IMPORT_FILENAME",
     "Comparison",
     "HttpRequest",
@@ -46,10 +48,10 @@ __all__ = [
     "describe_import_errors",
     "import_summary",
     "load_saved_objects",
+    "objects_dir",
     "setup_kibana",
 ]
 
-DASHBOARDS_DIR: Final = KIBANA_OBJECTS
 WHAT: Final = "Kibana saved objects"
 """The step's name in `setup`'s table."""
 IMPORT_FILENAME: Final = "logferry.ndjson"
@@ -109,9 +111,14 @@ class Comparison:
     same: list[SavedObject] = field(default_factory=list)
 
 
-def load_saved_objects(directory: Path = DASHBOARDS_DIR) -> list[SavedObject]:
+def objects_dir(kibana: KibanaConfig) -> Traversable:
+    """Where the saved objects are: ``kibana.objects_dir``, else the packaged ones."""
+    return kibana.objects_dir if kibana.objects_dir is not None else KIBANA_OBJECTS
+
+
+def load_saved_objects(directory: Traversable = KIBANA_OBJECTS) -> list[SavedObject]:
     """Every object of every ``*.ndjson`` file of *directory*, files in name order."""
-    files = sorted(directory.glob("*.ndjson"))
+    files = files_with_suffix(directory, ".ndjson")
     if not files:
         raise ConfigError(f"Kibana saved objects: no *.ndjson file in {directory}")
     objects: list[SavedObject] = []
@@ -361,16 +368,15 @@ async def setup_kibana(
     elasticsearch: ElasticsearchConfig,
     *,
     dry_run: bool = False,
-    directory: Path = DASHBOARDS_DIR,
 ) -> SetupStep:
-    """Import the saved objects of *directory* into Kibana unless it already holds them all.
+    """Import the saved objects of :func:`objects_dir` into Kibana unless it already holds them all.
 
     Unreachable Kibana, refused credentials and objects Kibana refuses raise
     :class:`~shipper.errors.KibanaError` with one line saying which.
     """
     if kibana.url is None:
         raise ConfigError("kibana.url: not set")
-    objects = load_saved_objects(directory)
+    objects = load_saved_objects(objects_dir(kibana))
     auth = auth_header(kibana, elasticsearch)
     timeout = aiohttp.ClientTimeout(total=kibana.request_timeout_s)
     connector = aiohttp.TCPConnector(ssl=_ssl(kibana))

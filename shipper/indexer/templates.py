@@ -1,5 +1,8 @@
 """The Elasticsearch objects `shipper setup` installs, rendered from ``index-templates/*.json``.
 
+The files are package data (:data:`shipper.resources.INDEX_TEMPLATES`); ``index.templates_dir``
+names a directory of the operator's own copies instead.
+
 Pure: files + config + what the cluster lacks -> request bodies. The JSON files hold the static
 parts; ``"{name}"`` placeholders take config values (a string that is exactly one placeholder
 takes the value's own type, so ``"{number_of_shards}"`` becomes ``1``, not ``"1"``).
@@ -20,7 +23,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any, Final
 
 import orjson
@@ -32,7 +35,6 @@ from shipper.resources import INDEX_TEMPLATES
 __all__ = [
     "CHECKSUM_KEY",
     "OPTIONAL_TYPES",
-    "TEMPLATES_DIR",
     "TYPE_FALLBACKS",
     "ClusterFeatures",
     "Installable",
@@ -41,10 +43,10 @@ __all__ = [
     "fill",
     "parses_origination_date",
     "render_all",
+    "templates_dir",
     "with_fallbacks",
 ]
 
-TEMPLATES_DIR: Final = INDEX_TEMPLATES
 CHECKSUM_KEY: Final = "logferry_checksum"
 
 TYPE_FALLBACKS: Final[dict[str, dict[str, Any]]] = {
@@ -92,8 +94,13 @@ class ClusterFeatures:
     missing_types: frozenset[str] = field(default_factory=frozenset)
 
 
-def load(name: str, directory: Path = TEMPLATES_DIR) -> dict[str, Any]:
-    """One JSON file of the templates directory."""
+def templates_dir(index: IndexConfig) -> Traversable:
+    """Where the template files are: ``index.templates_dir``, else the packaged ones."""
+    return index.templates_dir if index.templates_dir is not None else INDEX_TEMPLATES
+
+
+def load(name: str, directory: Traversable) -> dict[str, Any]:
+    """One JSON file of a templates directory."""
     path = directory / name
     try:
         loaded: dict[str, Any] = orjson.loads(path.read_bytes())
@@ -195,9 +202,10 @@ def render_all(
     index: IndexConfig,
     retention: RetentionConfig,
     features: ClusterFeatures,
-    directory: Path = TEMPLATES_DIR,
 ) -> list[Installable]:
-    """Every object `setup` installs, in installation order (policies, components, templates)."""
+    """Every object `setup` installs, in installation order (policies, components, templates),
+    from the files of :func:`templates_dir`."""
+    directory = templates_dir(index)
     name = index.template_name
     values: dict[str, Any] = {
         "template_name": name,

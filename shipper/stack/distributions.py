@@ -6,10 +6,11 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
-from importlib.resources import as_file, files
+from importlib.resources import as_file
 from pathlib import Path
 
 from shipper.errors import MavenError
+from shipper.resources import STACK_POM
 
 __all__ = ["elasticsearch_home", "kafka_libs"]
 
@@ -22,7 +23,7 @@ def _resolve(cache_dir: Path, kafka_version: str, elasticsearch_version: str) ->
     if mvn is None:
         raise MavenError("Maven (mvn) is not installed. Fix: apt-get install maven")
     staging = Path(tempfile.mkdtemp(prefix="resolve-", dir=cache_dir))
-    with as_file(files("shipper.stack").joinpath("pom.xml")) as pom:
+    with as_file(STACK_POM) as pom:
         argv = [
             mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
             f"-DoutputDirectory={staging}",

@@ -19,7 +19,7 @@ from typing import Any
 
 from shipper.errors import ServiceStartError, StackError
 from shipper.process import debian_binary
-from shipper.resources import ALERT_RULES
+from shipper.resources import ALERT_RULES, real_path
 from shipper.stack.distributions import elasticsearch_home, kafka_libs
 from shipper.stack.java import find_java
 from shipper.stack.settings import StackSettings
@@ -313,9 +313,13 @@ class Prometheus(Service):
 
     def config(self) -> str:
         """Scrape config: Prometheus itself, the shipper (:9108) and the indexer (:9109); the
-        alert rules of the checkout, when there are any."""
+        alert rules (``alert_rules``, else the packaged ones, read where they are so that a
+        reload sees an edit)."""
         s = self.settings
-        rules = f"rule_files: ['{ALERT_RULES}']\n" if ALERT_RULES.exists() else ""
+        path = (s.alert_rules or real_path(ALERT_RULES, self.dir)).resolve()
+        if not path.is_file():
+            raise StackError(f"alert_rules: {path} is not a file")
+        rules = f"rule_files: ['{path}']\n"
         return (
             "global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n"
             f"{rules}"

@@ -38,6 +38,11 @@ class StackSettings(BaseModel):
     )
     elasticsearch_heap: str = Field("1g", description="Elasticsearch JVM heap (-Xms/-Xmx).")
     kafka_heap: str = Field("512m", description="Kafka JVM heap (-Xms/-Xmx).")
+    alert_rules: Path | None = Field(
+        None,
+        description="Alert rules file Prometheus loads; unset = the rules packaged with logferry "
+        "(the repository's dashboards/prometheus/alerts.yml).",
+    )
     start_timeout_s: float = Field(
         180.0, description="How long `up` waits for each service to be healthy."
     )

@@ -20,7 +20,6 @@ from shipper.cli import cli
 from shipper.errors import ConfigError, KibanaError
 from shipper.indexer.config import ElasticsearchConfig, IndexConfig, KibanaConfig
 from shipper.indexer.kibana import (
-    DASHBOARDS_DIR,
     SavedObject,
     auth_header,
     build_bulk_get_request,
@@ -29,8 +28,10 @@ from shipper.indexer.kibana import (
     describe_import_errors,
     import_summary,
     load_saved_objects,
+    objects_dir,
     setup_kibana,
 )
+from shipper.resources import KIBANA_OBJECTS, files_with_suffix
 
 OBJECTS = load_saved_objects()
 BY_KEY = {(o.type, o.id): o for o in OBJECTS}
@@ -53,7 +54,7 @@ def of_type(kind: str) -> list[SavedObject]:
 
 
 def test_every_line_of_every_file_is_one_saved_object() -> None:
-    files = sorted(DASHBOARDS_DIR.glob("*.ndjson"))
+    files = files_with_suffix(KIBANA_OBJECTS, ".ndjson")
     assert files
     for path in files:
         for text in path.read_text().splitlines():
@@ -393,6 +394,25 @@ async def test_refused_objects_and_credentials_are_one_line_errors() -> None:
     async for url in serve(unauthorised):
         with pytest.raises(KibanaError, match=r"refused the credentials \(401\)"):
             await setup_kibana(config(url=url), es)
+
+
+async def test_objects_dir_points_setup_at_the_operators_own_copies(
+    tmp_path: Path, fake: FakeKibana, kibana_url: str
+) -> None:
+    assert objects_dir(KibanaConfig()) == KIBANA_OBJECTS
+    own = tmp_path / "kibana"
+    own.mkdir()
+    first = files_with_suffix(KIBANA_OBJECTS, ".ndjson")[0]
+    (own / first.name).write_bytes(first.read_bytes())
+    config = KibanaConfig(url=kibana_url, objects_dir=own)
+    step = await setup_kibana(config, ElasticsearchConfig())
+    imported = len(load_saved_objects(own))
+    assert 0 < imported < len(OBJECTS)
+    assert step.status == "created" and step.detail.startswith(f"imported {imported} objects")
+    with pytest.raises(ConfigError, match=rf"no \*\.ndjson file in {tmp_path}"):
+        await setup_kibana(
+            config.model_copy(update={"objects_dir": tmp_path}), ElasticsearchConfig()
+        )
 
 
 async def test_unreachable_kibana_is_one_line() -> None:

@@ -20,9 +20,6 @@ from pathlib import Path
 
 import pytest
 
-import shipper
-from shipper import resources
-from shipper.indexer.templates import TEMPLATES_DIR
 from tests.unit.deploy.support import REPOSITORY
 
 DOCKERFILE = REPOSITORY / "Dockerfile"
@@ -121,24 +118,21 @@ def test_copied_sources_exist_and_are_not_dockerignored() -> None:
             assert not ignored, f"{source} is excluded from the build context by {ignored}"
 
 
-def test_data_files_go_where_the_code_looks_for_them() -> None:
-    """The image puts index-templates/ and dashboards/ beside the installed packages.
-
-    That is right only while every resource path is relative to the packages' parent (the
-    checkout's root in development, site-packages in the image), in a folder the image copies.
-    """
-    packages_root = Path(shipper.__file__).resolve().parents[1]
-    assert packages_root == resources.REPOSITORY
-    assert packages_root / "index-templates" == TEMPLATES_DIR
-    copied = {args.split()[0] for name, args in _stages()[0] if name == "COPY"}
-    paths = [getattr(resources, name) for name in resources.__all__ if name != "REPOSITORY"]
-    assert paths
-    for path in paths:
-        assert isinstance(path, Path)
-        assert path.relative_to(packages_root).parts[0] in copied, path
-    # The build itself fails if the installed code would look elsewhere.
-    (check,) = [args for name, args in _stages()[0] if name == "RUN" and "INDEX_TEMPLATES" in args]
-    assert "purelib" in check and "KIBANA_OBJECTS" in check
+def test_the_image_installs_the_wheel_and_nothing_else() -> None:
+    """The files the code reads are package data: nothing is copied beside the packages, and
+    the build fails if the installed package does not find them all."""
+    builder = _stages()[0]
+    copied = {args.split()[0] for name, args in builder if name == "COPY"}
+    packages = {
+        p.rstrip("*") for p in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    assert copied == {"pyproject.toml", "README.md", *packages}
+    runs = [args for name, args in builder if name == "RUN"]
+    assert not [run for run in runs if "site-packages" in run or "purelib" in run or "cp " in run]
+    (install,) = [run for run in runs if "pip install --no-deps /tmp/wheels/" in run]
+    # -I: the installed package, not the sources in the working directory; after the install.
+    check = "/opt/venv/bin/python -I -m shipper.resources"
+    assert check in install and install.index("pip install") < install.index(check)
 
 
 class _Health(http.server.BaseHTTPRequestHandler):

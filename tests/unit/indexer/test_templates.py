@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,6 @@ from shipper.errors import ConfigError
 from shipper.indexer.config import IndexConfig, RetentionConfig
 from shipper.indexer.ecs_mappings import OVERRIDES, render
 from shipper.indexer.templates import (
-    TEMPLATES_DIR,
     ClusterFeatures,
     Installable,
     fill,
@@ -25,6 +25,7 @@ from shipper.indexer.templates import (
     render_all,
     with_fallbacks,
 )
+from shipper.resources import INDEX_TEMPLATES, TEMPLATE_FILES, files_with_suffix
 
 ROOT = Path(__file__).resolve().parents[3]
 MINIMAL = ClusterFeatures(
@@ -173,6 +174,30 @@ def test_the_index_patterns_never_match_the_data_stream_templates() -> None:
                 assert not fnmatch.fnmatchcase(example, reserved), (pattern, reserved)
 
 
-def test_every_template_file_is_valid_json() -> None:
-    for path in TEMPLATES_DIR.glob("*.json"):
-        orjson.loads(path.read_bytes())
+def test_the_packaged_templates_are_every_file_rendered_and_valid_json() -> None:
+    # An empty or partial templates directory is exactly how an installed wheel used to fail.
+    names = [entry.name for entry in files_with_suffix(INDEX_TEMPLATES, ".json")]
+    assert sorted(names) == sorted(TEMPLATE_FILES)
+    for name in TEMPLATE_FILES:
+        body = orjson.loads((INDEX_TEMPLATES / name).read_bytes())
+        assert isinstance(body, dict) and body, name
+    # render_all reads each of them: a file it needs but TEMPLATE_FILES misses fails above.
+    assert len(render_all(IndexConfig(), RetentionConfig(), FULL)) == 6
+
+
+def test_templates_dir_points_setup_at_the_operators_own_copies(tmp_path: Path) -> None:
+    own = tmp_path / "templates"
+    shutil.copytree(str(INDEX_TEMPLATES), own)
+    settings = orjson.loads((own / "settings.json").read_bytes())
+    settings["template"]["settings"]["index"]["codec"] = "best_compression"
+    (own / "settings.json").write_bytes(orjson.dumps(settings))
+    items = by_name(render_all(IndexConfig(templates_dir=own), RetentionConfig(), MINIMAL))
+    index_settings = items["app-logs@settings"].body["template"]["settings"]["index"]
+    assert index_settings["codec"] == "best_compression"
+    packaged = by_name(render_all(IndexConfig(), RetentionConfig(), MINIMAL))
+    assert "codec" not in packaged["app-logs@settings"].body["template"]["settings"]["index"]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match=rf"index template file {empty}/settings.json: No such"):
+        render_all(IndexConfig(templates_dir=empty), RetentionConfig(), MINIMAL)

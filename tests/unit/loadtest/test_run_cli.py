@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +82,19 @@ def test_scenarios_lists_each_with_its_expectations() -> None:
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(cli.main, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+@pytest.mark.parametrize(
+    ("flag", "what"), [("--rules", "alert rules"), ("--alertmanager-config", "Alertmanager config")]
+)
+def test_an_unreadable_file_fails_the_run_before_it_creates_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: str, what: str
+) -> None:
+    """The real runner: it reads its files first, so a wrong path leaves no report or work dir."""
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "elsewhere" / "missing.yml"
+    result = CliRunner().invoke(cli.main, ["run", "--scenario", "baseline", flag, str(missing)])
+    assert result.exit_code == 3, result.output
+    assert f"cannot read the {what} at {missing}" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []  # no loadtest-reports/, no .loadtest/
