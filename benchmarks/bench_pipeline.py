@@ -7,8 +7,9 @@ status, duration and a request id; some warnings; a few errors with a traceback)
 * the default pipeline (``Pipeline.from_config(None, …)``) over the same lines,
 
 and prints µs/event for both and their ratio. ``--stages`` also shows what each default stage
-adds, with the stages run one by one (``fused=False``): its last row is the default chain unfused,
-while ``default pipeline`` runs it fused (:mod:`pipelines.fused`), as the shipper does.
+adds, with every line run through the stages' generic ``__call__`` (``compiled=False``): its last
+row is the default chain run generically, while ``default pipeline`` runs the chain compiled per
+key set (:mod:`pipelines.pipeline`), as the shipper does.
 Run: ``python benchmarks/bench_pipeline.py [--stages]``.
 """
 
@@ -141,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stages:
         for end in range(1, len(DEFAULT_STAGES)):
             name = "+ " + DEFAULT_STAGES[end - 1].type
-            runs[name] = Pipeline.from_config(list(DEFAULT_STAGES[:end]), context, fused=False)
+            runs[name] = Pipeline.from_config(list(DEFAULT_STAGES[:end]), context, compiled=False)
             items[name] = raws
     runs["default pipeline"] = Pipeline.from_config(None, context)
     items["default pipeline"] = raws

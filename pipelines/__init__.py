@@ -11,8 +11,11 @@ What the runtime uses::
 
 Stages (one module each): ``parse``, ``timestamp`` (:mod:`pipelines.timestamps`), ``ecs``,
 ``correlate``, ``redact``, ``derive``, ``drop``, ``route``; tags are listed in
-:mod:`pipelines.tags`. The default chain also runs fused (:mod:`pipelines.fused`): the same
-events, with the work that depends only on a line's key set done once per key set.
+:mod:`pipelines.tags`. One contract (:mod:`pipelines.types`): a stage is a callable
+``event -> event``; it may also offer ``compile(keys, fields)``, the same stage specialised for
+the lines whose app object has those keys, sharing the stage's own helpers (one copy of each
+decision). The runner (:class:`Pipeline`) caches the compiled chain per key set, so what depends
+only on a line's key set is decided once, and a line runs only what depends on its values.
 
 The bottom layer: it imports nothing of logferry's. A setting it cannot work with raises
 :class:`PipelineConfigError` (a ``ValueError``); the runtime translates it into its own error.
@@ -37,12 +40,13 @@ from pipelines.metrics import (
 from pipelines.parse import event_id
 from pipelines.pipeline import Pipeline
 from pipelines.route import RouteConfig, Router
-from pipelines.types import DropEvent, Event, Parser, Processor, RawLine
+from pipelines.types import Compiled, DropEvent, Event, Parser, Processor, RawLine, Step
 
 __all__ = [
     "DEFAULT_STAGES",
     "HTTP_DURATION_BUCKETS_S",
     "METRICS",
+    "Compiled",
     "DropEvent",
     "Event",
     "HttpObservation",
@@ -58,6 +62,7 @@ __all__ = [
     "RouteConfig",
     "Router",
     "StageConfig",
+    "Step",
     "event_id",
     "load_stage_configs",
     "load_stage_configs_yaml",

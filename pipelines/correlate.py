@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
 from typing import Any, Final, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -30,9 +29,9 @@ from pipelines._model import StageModel, compile_regex
 from pipelines._paths import MISSING, add_tag, get_path, set_path
 from pipelines._time import utc_iso_to_epoch_us
 from pipelines.context import PipelineContext
-from pipelines.types import Event
+from pipelines.types import Compiled, Event
 
-__all__ = ["ID_PATHS", "Correlate", "CorrelateConfig", "parse_traceparent", "place_id"]
+__all__ = ["Correlate", "CorrelateConfig", "parse_traceparent", "place_id"]
 
 _TRACE, _SPAN, _TRANSACTION, _REQUEST, _TRACEPARENT = range(5)
 _PATHS: Final = (
@@ -41,8 +40,6 @@ _PATHS: Final = (
     ("transaction", "id"),
     ("http", "request", "id"),
 )
-ID_PATHS: Final = _PATHS
-"""The field each ID kind fills, by the number :meth:`Correlate.id_fields` gives."""
 _PARENTS: Final = tuple((path[:-1], path[-1]) for path in _PATHS)
 _GROUPS: Final = {
     "trace_id": _TRACE,
@@ -239,29 +236,41 @@ class Correlate:
             self._inherit_ids(event)
         return event
 
-    @property
-    def keys_only(self) -> bool:
-        """Whether the stage reads nothing but the line's ID keys (no message pattern, no
-        inheritance between lines)."""
-        return self._pattern is None and not self._inherit
+    def compile(self, keys: tuple[str, ...], fields: frozenset[str] | None) -> Compiled | None:
+        """This stage for app objects with ``keys``: which of them are ID keys is known once.
 
-    def id_fields(self, keys: Iterable[str]) -> list[tuple[str, int]] | None:
-        """The ID keys among ``keys``, in order, each with the field it fills (only the first
-        key for a field: the others stay); ``None`` if one is a ``traceparent``."""
+        Only when the stage reads nothing but the line's keys (no ``message_pattern``, no
+        ``inherit``) and none of them is a ``traceparent`` (whose value decides what stays).
+        """
+        if self._pattern is not None or self._inherit:
+            return None
         table = self._table
-        found: list[tuple[str, int]] = []
-        for key in keys:
-            field = table.get(key)
-            if field == _TRACEPARENT:
-                return None
-            if field is not None and all(field != other for _, other in found):
-                found.append((key, field))
-        return found
+        present = [key for key in keys if key in table]
+        if any(table[key] == _TRACEPARENT for key in present):
+            return None
+        # With usual values, the first key of each ID field fills it; the others stay.
+        firsts: list[str] = []
+        filled: set[int] = set()
+        for key in present:
+            if table[key] not in filled:
+                filled.add(table[key])
+                firsts.append(key)
+        rest = tuple(key for key in keys if key not in firsts)
+        from_keys = self._from_keys
 
-    def _from_keys(self, event: Event, app: dict[str, Any], present: list[str]) -> None:
-        """Move the IDs of the line's ``present`` ID keys (in line order), then traceparents."""
+        def step(event: Event, app: dict[str, Any]) -> dict[str, Any] | None:
+            if present and from_keys(event, app, present) != firsts:
+                return None
+            return app
+
+        return Compiled(step, rest, None)
+
+    def _from_keys(self, event: Event, app: dict[str, Any], present: list[str]) -> list[str]:
+        """Move the IDs of the line's ``present`` ID keys (in line order), then traceparents;
+        returns the keys moved (other than traceparents)."""
         table = self._table
         traceparents: list[str] = []
+        taken: list[str] = []
         for key in present:
             field = table[key]
             if field == _TRACEPARENT:
@@ -269,10 +278,12 @@ class Correlate:
                 continue
             if place_id(event, field, app[key]):
                 del app[key]
+                taken.append(key)
         for key in traceparents:
             self._traceparent(event, app, key)
         if not app:
             del event[self._namespace]
+        return taken
 
     def _traceparent(self, event: Event, app: dict[str, Any], key: str) -> None:
         parsed = parse_traceparent(app[key])

@@ -30,7 +30,7 @@ from pipelines._paths import MISSING, add_tag, get_path, set_path
 from pipelines.context import PipelineContext
 from pipelines.ecs import split_exception
 from pipelines.grouping import grouping_key
-from pipelines.types import Event
+from pipelines.types import Compiled, Event
 
 __all__ = [
     "DEFAULT_DURATION_KEYS",
@@ -213,21 +213,36 @@ class Derive:
         """Add the derived fields the event has the inputs for."""
         app = event.get(self._namespace)
         if type(app) is dict and app:
-            durations = self._durations
-            present = [key for key in app if key in durations]
+            present = self._duration_keys(app)
             if present:
                 self._duration(event, app, present)
         self.finish(event)
         return event
 
-    def duration_key(self, keys: Iterable[str]) -> tuple[str, DurationUnit, float] | None:
-        """The duration key among ``keys`` tried first, with its unit and ns per unit."""
+    def _duration_keys(self, keys: Iterable[str]) -> list[str]:
+        """The duration keys among ``keys``, the one tried first first."""
         durations = self._durations
-        present = [durations[key] + (key,) for key in keys if key in durations]
-        if not present:
-            return None
-        _, unit, ns_per_unit, key = min(present)
-        return key, unit, ns_per_unit
+        present = [key for key in keys if key in durations]
+        if len(present) > 1:
+            present.sort(key=lambda key: durations[key][0])
+        return present
+
+    def compile(self, keys: tuple[str, ...], fields: frozenset[str] | None) -> Compiled:
+        """This stage for app objects with ``keys``: which duration key is tried first is known
+        once (if its value is no duration, the step still does what :meth:`__call__` does, and
+        the later stages run generically)."""
+        present = self._duration_keys(keys)
+        first = present[0] if present else None
+        rest = tuple(key for key in keys if key != first)
+        duration = self._duration
+        finish = self.finish
+
+        def step(event: Event, app: dict[str, Any]) -> dict[str, Any] | None:
+            taken = duration(event, app, present) if present else None
+            finish(event)
+            return app if taken == first else None
+
+        return Compiled(step, rest, None)
 
     def finish(self, event: Event) -> None:
         """``event.outcome`` and ``error.grouping_key`` (what needs no app key)."""
@@ -252,10 +267,11 @@ class Derive:
         if self._grouping and ("error" in event or level in _ERROR_LEVELS):
             self._grouping_key(event, level)
 
-    def _duration(self, event: Event, app: dict[str, Any], keys: list[str]) -> None:
+    def _duration(self, event: Event, app: dict[str, Any], keys: list[str]) -> str | None:
+        """``event.duration`` from the first valid of ``keys`` (in order); returns the key
+        taken out of the app object, if any."""
         durations = self._durations
-        if len(keys) > 1:
-            keys.sort(key=lambda key: durations[key][0])
+        taken = None
         for key in keys:
             _, unit, ns_per_unit = durations[key]
             nanos = duration_ns(app[key], unit, ns_per_unit)
@@ -264,9 +280,11 @@ class Derive:
                 continue
             if set_duration(event, nanos):
                 del app[key]
+                taken = key
             break  # set (or no room: the key stays where it is)
         if not app:
             del event[self._namespace]
+        return taken
 
     def _grouping_key(self, event: Event, level: Any) -> None:
         error = event.get("error")

@@ -12,7 +12,7 @@ from pipelines._model import StageModel, compile_regex
 from pipelines._paths import MISSING, get_path, split_path
 from pipelines.context import PipelineContext
 from pipelines.levels import LevelNormaliser
-from pipelines.types import DropEvent, Event
+from pipelines.types import Compiled, DropEvent, Event
 
 __all__ = ["Drop", "DropConfig"]
 
@@ -91,6 +91,15 @@ class Drop:
             if type(message) is str and self._message.search(message, 0, _MESSAGE_SCAN_CHARS):
                 raise DropEvent(self._reason)
         return event
+
+    def compile(self, keys: tuple[str, ...], fields: frozenset[str] | None) -> Compiled:
+        """The same for every key set: the filter reads ECS fields and leaves the event alone."""
+
+        def step(event: Event, app: dict[str, Any]) -> dict[str, Any]:
+            self(event)
+            return app
+
+        return Compiled(step, keys, fields)
 
 
 def _key(value: Any) -> Any:

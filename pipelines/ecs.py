@@ -31,7 +31,7 @@ from pipelines._paths import add_tag, set_path, split_path
 from pipelines.context import PipelineContext
 from pipelines.errors import PipelineConfigError
 from pipelines.levels import LevelNormaliser
-from pipelines.types import Event
+from pipelines.types import Compiled, Event
 
 __all__ = ["AGENT_TYPE", "DEFAULT_MAPPING", "Ecs", "EcsConfig", "KeyPlan", "split_exception"]
 
@@ -311,7 +311,13 @@ class Ecs:
         if type(app) is not dict or not app:
             return event
         plan = self.plan(tuple(app))
-        failed = self.move(event, app, plan)
+        self._stay(event, app, plan, self.move(event, app, plan))
+        return event
+
+    def _stay(
+        self, event: Event, app: dict[str, Any], plan: KeyPlan, failed: list[str] | None
+    ) -> dict[str, Any]:
+        """What stays under the app namespace once :meth:`move` is done (gone if nothing)."""
         kept = plan.kept
         if failed:  # rare: the keys that stay are not the plan's; keep them in line order
             stays = {*kept, *failed}
@@ -322,7 +328,31 @@ class Ecs:
             event[self._namespace] = rest
         else:
             del event[self._namespace]
-        return event
+        return rest
+
+    def compile(self, keys: tuple[str, ...], fields: frozenset[str] | None) -> Compiled:
+        """This stage for app objects with ``keys``: their :class:`KeyPlan`, worked out once;
+        the step only moves the values (a value that does not fit stays, as in
+        :meth:`__call__`, and the later stages then run generically)."""
+        add_constants = self.add_constants
+        if not keys:  # the app object is gone already: only the bookkeeping fields
+
+            def constants(event: Event, app: dict[str, Any]) -> dict[str, Any]:
+                add_constants(event)
+                return app
+
+            return Compiled(constants, keys, None)
+        plan = self.plan(keys)
+        move = self.move
+        stay = self._stay
+
+        def step(event: Event, app: dict[str, Any]) -> dict[str, Any] | None:
+            add_constants(event)
+            failed = move(event, app, plan)
+            rest = stay(event, app, plan, failed)
+            return None if failed else rest
+
+        return Compiled(step, plan.kept, None)
 
     def add_constants(self, event: Event) -> None:
         """The bookkeeping fields (``agent``, ``ecs``, the configured service and host)."""

@@ -29,6 +29,9 @@ __all__ = ["Parse", "ParseConfig", "event_id"]
 _loads: Final = orjson.loads
 _JSONDecodeError: Final = orjson.JSONDecodeError
 _hash128: Final = xxhash.xxh3_128_hexdigest
+_USUAL_FIELDS: Final = frozenset(
+    {"@timestamp", "log.file.path", "log.offset", "event.id", "event.created"}
+)
 
 
 class ParseConfig(StageModel):
@@ -90,6 +93,13 @@ class Parse:
     def keeps_original(self) -> bool:
         """Whether events carry the raw line in ``event.original``."""
         return self._keep_original
+
+    @property
+    def usual_fields(self) -> frozenset[str] | None:
+        """The fields of the usual event besides the app object (a line that is a non-empty JSON
+        object, without source tags): what compiled stages start from. ``None`` when events
+        also carry the raw line (the runner then compiles nothing)."""
+        return None if self._keep_original else _USUAL_FIELDS
 
     def __call__(self, raw: RawLine) -> Event:
         """Decode ``raw``; raise :class:`DropEvent` only for an empty line set to be dropped."""

@@ -42,7 +42,7 @@ from pipelines import tags as T
 from pipelines._model import StageModel, compile_regex
 from pipelines._paths import split_path
 from pipelines.context import PipelineContext
-from pipelines.types import Event
+from pipelines.types import Compiled, Event
 
 __all__ = [
     "DEFAULT_SENSITIVE_KEY_PATTERNS",
@@ -287,6 +287,7 @@ class Redact:
         "_key_pattern",
         "_key_sets",
         "_key_value_rule",
+        "_namespace",
         "_replacement",
         "_skip",
         "_token_rule",
@@ -297,7 +298,7 @@ class Redact:
         self, config: RedactConfig | None = None, context: PipelineContext | None = None
     ) -> None:
         config = config or RedactConfig()
-        del context  # nothing of it is needed; the argument keeps every stage built alike
+        context = context or PipelineContext()
         patterns = [*DEFAULT_SENSITIVE_KEY_PATTERNS] if config.sensitive_keys else []
         patterns += config.extra_key_patterns
         self._key_pattern = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
@@ -306,6 +307,7 @@ class Redact:
         self._clean: set[str] = set()
         self._replacement = config.replacement
         self._skip = _skip_tree(config.skip_fields)
+        self._namespace = context.namespace
         self._card_ints = config.cards
         self._card_label = self._label("card")
         self._build_rules(config)
@@ -390,7 +392,10 @@ class Redact:
     def __call__(self, event: Event) -> Event:
         """Redact ``event`` in place; tag it ``_redacted`` if anything changed."""
         texts: list[str] = []
-        redacted = self._walk(event, self._skip, texts)
+        return self._finish(event, texts, self._walk(event, self._skip, texts))
+
+    def _finish(self, event: Event, texts: list[str], redacted: bool) -> Event:
+        """After the walk: the value rules on the strings it collected, then the tag."""
         if texts and self._may_rewrite(texts):
             redacted = self._rewrite(event, texts) or redacted
         if redacted:
@@ -401,42 +406,44 @@ class Redact:
                 tags.append(T.REDACTED)
         return event
 
-    @property
-    def scans_every_string(self) -> bool:
-        """Whether every string goes through the rules (``extra_patterns`` have no cheap test)."""
-        return bool(self._extra_rules)
+    def compile(self, keys: tuple[str, ...], fields: frozenset[str] | None) -> Compiled | None:
+        """This stage for app objects with ``keys``, in an event that holds ``fields`` besides.
 
-    def only_walks(self, event: Event, key: str) -> bool:
-        """Whether the walk of an event shaped like ``event`` looks at ``event[key]`` alone:
-        every other top-level field is skipped whole, and ``key`` is no secret's name."""
-        skip = self._skip
-        if key in skip or self._sensitive(key):
-            return False
-        for name, value in event.items():
-            subtree = skip.get(name)
-            if name == key or subtree is True:
-                continue
-            if not (type(subtree) is dict and type(value) is dict):
-                return False
-            if not subtree.keys() >= value.keys():
-                return False
-        return True
-
-    def any_sensitive(self, keys: Iterable[str]) -> bool:
-        """Whether one of ``keys`` is a secret's name (its value would be redacted)."""
-        return self._any_sensitive(dict.fromkeys(keys))
-
-    def untouched(self, app: dict[str, Any]) -> bool:
-        """Redact ``app``, of an event :meth:`only_walks` into, whose keys :meth:`any_sensitive`
-        found harmless: ``True`` if nothing changed (the usual).
-
-        ``False`` leaves ``app`` maybe partly redacted and the event untagged: the caller
-        starts over with the whole stage.
+        When every one of ``fields`` is skipped and none of ``keys`` is a secret's name, the
+        walk of the event is the walk of the app object's values: the step starts there (the
+        rest is :meth:`__call__`'s own code). Otherwise (or with ``extra_patterns``, which have
+        no cheap test) the stage runs generically.
         """
-        texts: list[str] = []
-        if self._walk_values(app, app.items(), texts):
-            return False
-        return not (texts and self._may_rewrite(texts))
+        namespace = self._namespace
+        if (
+            fields is None
+            or self._extra_rules
+            or namespace in self._skip
+            or self._sensitive(namespace)
+            or not all(self._skipped(split_path(field)) for field in fields)
+            or self._any_sensitive(dict.fromkeys(keys))
+        ):
+            return None
+        walk_values = self._walk_values
+        finish = self._finish
+
+        def step(event: Event, app: dict[str, Any]) -> dict[str, Any]:
+            texts: list[str] = []
+            finish(event, texts, walk_values(app, app.items(), texts))
+            return app  # values may be redacted; the keys stay
+
+        return Compiled(step, keys, fields | {"tags"})
+
+    def _skipped(self, path: tuple[str, ...]) -> bool:
+        """Whether the walk skips the field at ``path`` (it or an object above it is skipped)."""
+        node: Any = self._skip
+        for part in path:
+            node = node.get(part)
+            if node is True:
+                return True
+            if node is None:
+                return False
+        return False
 
     def _may_rewrite(self, texts: list[str]) -> bool:
         """Whether a rule may match one of ``texts``; if none can, they are remembered clean.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -35,7 +35,7 @@ from pipelines._time import (
     epoch_s_to_us,
 )
 from pipelines.context import PipelineContext
-from pipelines.types import Event
+from pipelines.types import Compiled, Event
 
 __all__ = ["DEFAULT_TIMESTAMP_FIELDS", "Timestamp", "TimestampConfig"]
 
@@ -286,10 +286,7 @@ class Timestamp:
                     continue
                 text = self.normalise(value)
                 if text is not None:
-                    event["@timestamp"] = text
-                    del app[key]
-                    if not app:
-                        del event[self._namespace]
+                    self._take(event, app, key, text)
                     return event
                 found = True
         add_tag(event, T.TIMESTAMP_PARSE_FAILURE if found else T.TIMESTAMP_MISSING)
@@ -298,10 +295,38 @@ class Timestamp:
             event["@timestamp"] = created or self._format(epoch_s_to_us(self._now()))
         return event
 
-    @property
-    def fields(self) -> tuple[str, ...]:
-        """The keys that may hold the line's time, in order of preference."""
-        return self._fields
+    def _take(self, event: Event, app: dict[str, Any], key: str, text: str) -> None:
+        event["@timestamp"] = text
+        del app[key]
+        if not app:
+            del event[self._namespace]
+
+    def compile(self, keys: tuple[str, ...], fields: frozenset[str] | None) -> Compiled | None:
+        """This stage for app objects with ``keys``: the first candidate field among them is
+        the time (its value decides the rest: when it is not a time, :meth:`__call__` runs)."""
+        if fields is None or "@timestamp" not in fields:
+            return None  # the read time must be there already (parse's usual event)
+        key = next((key for key in self._fields if key in keys), None)
+        if key is None:  # no candidate: the read time stays, tagged
+
+            def missing(event: Event, app: dict[str, Any]) -> dict[str, Any]:
+                add_tag(event, T.TIMESTAMP_MISSING)
+                return app
+
+            return Compiled(missing, keys, fields | {"tags"})
+        normalise = self.normalise
+        take = self._take
+
+        def found(event: Event, app: dict[str, Any]) -> dict[str, Any] | None:
+            value = app[key]
+            text = None if value is None else normalise(value)
+            if text is None:  # not a time: the other candidates, or the tag (nothing done yet)
+                self(event)
+                return None
+            take(event, app, key, text)
+            return app
+
+        return Compiled(found, tuple(k for k in keys if k != key), fields)
 
     def normalise(self, value: object) -> str | None:
         """``value`` (a candidate field's) as the ``@timestamp`` string, or ``None``."""

@@ -5,18 +5,31 @@ A source hands the pipeline a :class:`RawLine`; the first stage (``parse``) turn
 ``{"log": {"level": "info"}}`` rather than ``{"log.level": "info"}``). Every later stage is a
 :data:`Processor`: it takes the event and returns it (mutated or replaced). A stage that wants
 the event gone raises :class:`DropEvent`; the runner counts the drop, nothing is lost silently.
+
+A stage may also offer ``compile(keys, fields) -> Compiled | None`` (see :class:`Compiled`): the
+same stage, specialised for the lines whose app object has exactly ``keys`` (in that order),
+so the work that depends only on the key set is done once per key set. The runner
+(:class:`~pipelines.pipeline.Pipeline`) caches the compiled chain per key set; the stage's
+``__call__`` and its compiled :data:`Step` share their helpers, so each decision is written once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["DropEvent", "Event", "Parser", "Processor", "RawLine"]
+__all__ = ["Compiled", "DropEvent", "Event", "Parser", "Processor", "RawLine", "Step"]
 
 Event = dict[str, Any]
 Processor = Callable[[Event], Event]
+
+Step = Callable[[Event, dict[str, Any]], dict[str, Any] | None]
+"""A stage compiled for one key set: ``step(event, app)`` does the stage's work on ``event``, whose
+app object ``app`` (``event[namespace]``) has the key set it was compiled for. It returns the app
+object afterwards (``{}`` once it is gone from the event) when that holds the keys the
+:class:`Compiled` said, else ``None``: the event is still exactly what the stage's ``__call__``
+makes of it, but the later stages must run their generic way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +49,20 @@ class RawLine:
     end_offset: int = 0
     """Offset just past the line's terminator: where reading resumes once this line is acknowledged.
     Sources always set it; 0 means unknown (hand-made lines in tests)."""
+
+
+class Compiled(NamedTuple):
+    """What ``stage.compile(keys, fields)`` returns; ``None`` instead means "run me generically"
+    (and every stage after me)."""
+
+    step: Step
+    """Does the stage's work on an event with the compiled key set."""
+    keys: tuple[str, ...]
+    """The app object's keys after the step, when it returns the app object (the next stage is
+    compiled for them)."""
+    fields: frozenset[str] | None
+    """The dotted fields the event may hold outside the app namespace after the step; ``None``
+    when the stage does not say (a later stage that needs to know then runs generically)."""
 
 
 Parser = Callable[[RawLine], Event]

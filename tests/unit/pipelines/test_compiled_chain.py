@@ -1,15 +1,16 @@
-"""The fused default chain gives exactly the events of the stages run one by one.
+"""The chain compiled per key set gives exactly the events of the stages run generically.
 
-``Pipeline.from_config`` runs the default chain fused (:mod:`pipelines.fused`); these tests run the
-same lines through a twin pipeline without it and compare the serialised events byte for byte
-(key order included), over realistic lines, the bad-input corpus and random objects whose key
-sets repeat with other values (a plan that assumed too much would show).
+``Pipeline.from_config`` compiles the chain per key set (:mod:`pipelines.pipeline`); these tests
+run the same lines through a twin pipeline built with ``compiled=False`` and compare the
+serialised events byte for byte (key order included), over realistic lines, the bad-input
+corpus and random objects whose key sets repeat with other values (a step that assumed too much
+would show), for the default chain and for chains configured otherwise.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -18,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines import DropEvent, Pipeline, PipelineContext, RawLine
-from pipelines.fused import FusedChain
 from tests.unit.pipelines.support import FILE_ID, PATH
 from tests.unit.pipelines.test_bad_input_corpus import CORPUS
 
@@ -37,9 +37,8 @@ def _context() -> PipelineContext:
 
 
 def _twins(stages: Stages = None) -> tuple[Pipeline, Pipeline]:
-    fused = Pipeline.from_config(stages, _context())
-    assert fused._fused is not None
-    return fused, Pipeline.from_config(stages, _context(), fused=False)
+    compiled = Pipeline.from_config(stages, _context())
+    return compiled, Pipeline.from_config(stages, _context(), compiled=False)
 
 
 def _outcome(pipeline: Pipeline, line: RawLine) -> bytes | str:
@@ -50,10 +49,10 @@ def _outcome(pipeline: Pipeline, line: RawLine) -> bytes | str:
 
 
 def _same_events(lines: Sequence[bytes], stages: Stages = None) -> None:
-    fused, plain = _twins(stages)
+    compiled, plain = _twins(stages)
     for offset, data in enumerate(lines):
         line = RawLine(data, PATH, FILE_ID, offset)
-        assert _outcome(fused, line) == _outcome(plain, line), data
+        assert _outcome(compiled, line) == _outcome(plain, line), data
 
 
 def _app_lines(count: int, seed: int) -> list[bytes]:
@@ -148,14 +147,46 @@ def test_configured_default_chains(stages: list[dict[str, Any]]) -> None:
         _chain(redact={"extra_patterns": {"iban": "DE[0-9]{20}"}}),
         _chain(redact={"skip_fields": ["agent"]}),
         _chain(correlate={"inherit": True}),
+        _chain(correlate={"message_pattern": "req=(?P<request_id>[0-9a-f]+)"}),
         _chain(
             order=("timestamp", "redact", "ecs", "correlate", "drop", "derive"),
             drop={"levels": ["debug"]},
         ),
+        _chain(order=("redact", "timestamp", "derive", "ecs", "correlate")),
+        _chain(order=("ecs", "derive")),
     ],
 )
-def test_other_chains_run_stage_by_stage(stages: list[dict[str, Any]]) -> None:
-    assert Pipeline.from_config(stages, _context())._fused is None
+def test_other_chains(stages: list[dict[str, Any]]) -> None:
+    """Chains the old fused path did not cover: compiled as far as the stages allow."""
+    _same_events([*_app_lines(500, seed=3), b"", b"  "], stages)
+
+
+def _steps(pipeline: Pipeline, data: dict[str, Any]) -> tuple[int, int]:
+    """How many stages run compiled and generically for a line like ``data``."""
+    line = orjson.dumps(data)
+    pipeline(RawLine(line, PATH, FILE_ID, 0))
+    assert pipeline._chain is not None
+    steps, tail = pipeline._chain(tuple(orjson.loads(line)))
+    return len(steps), len(tail)
+
+
+def test_the_default_chain_compiles_whole() -> None:
+    pipeline = Pipeline.from_config(None, _context())
+    line = {"asctime": "2024-05-01 12:00:00,123", "levelname": "INFO", "message": "m", "a": 1}
+    assert _steps(pipeline, line) == (5, 0)
+    # A secret's name in the key set: redact (and what follows it) runs generically.
+    assert _steps(pipeline, {**line, "password": "p"}) == (1, 4)
+    # A traceparent decides by its value what stays: correlate onwards, generically.
+    assert _steps(pipeline, {**line, "traceparent": "00-x"}) == (3, 2)
+
+
+def test_what_does_not_compile() -> None:
+    assert Pipeline.from_config(_chain(parse={"keep_original": True}), _context())._chain is None
+    assert Pipeline.from_config(None, _context(), compiled=False)._chain is None
+    moved = Pipeline.from_config(_chain(order=("ecs", "redact", "derive")), _context())
+    assert _steps(moved, {"message": "m", "a": 1}) == (1, 2)  # ecs writes what redact walks
+    iban = Pipeline.from_config(_chain(redact={"extra_patterns": {"iban": "x"}}), _context())
+    assert _steps(iban, {"message": "m", "a": 1}) == (1, 4)
 
 
 _KEYS = [
@@ -239,10 +270,3 @@ _VALUES = st.recursive(
 def test_random_objects_sharing_key_sets(keys: list[str], rows: list[list[Any]]) -> None:
     lines = [orjson.dumps(dict(zip(keys, row, strict=False))) for row in rows]
     _same_events(lines)
-
-
-def test_build_needs_the_default_stage_types() -> None:
-    fused, _ = _twins()
-    build: Callable[..., FusedChain | None] = FusedChain.build
-    assert build(fused._parse, fused._stages[:4], fused.context) is None
-    assert build(fused._parse, fused._stages, fused.context) is not None
