@@ -24,7 +24,9 @@ Rounds interleave the tools (each round rotates their order); the table shows ea
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import logging
 import os
 import platform
 import resource
@@ -46,6 +48,8 @@ import click
 import orjson
 import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from benchlib import (
     ProcessTree,
     busy_seconds,
@@ -99,6 +103,8 @@ class Run:
     processes: int = 1
     broker_cpu_seconds: float | None = None
     """CPU the local Kafka broker used during the run."""
+    load_before_pct: float | None = None
+    """The machine's CPU load (% of all cores) just before the run, while the tool was not running."""
     rest_cpu_seconds: float | None = None
     """CPU the rest of the machine used during the run: not the tool, the broker or this script
     (other programs, and the kernel's own work such as loopback networking)."""
@@ -601,6 +607,24 @@ def print_table(
 )
 @click.option("--keep-topics", is_flag=True, help="Leave the benchmark's topics on the broker.")
 @click.option(
+    "--max-idle-load",
+    default=25.0,
+    show_default=True,
+    help="Before each run, wait until the machine's CPU load is at most this % of all cores.",
+)
+@click.option(
+    "--settle-timeout",
+    default=120.0,
+    show_default=True,
+    help="Longest wait for --max-idle-load before running anyway (with a warning).",
+)
+@click.option(
+    "--retries",
+    default=2,
+    show_default=True,
+    help="Runs again a run during which Kafka failed (a shared broker may be restarted).",
+)
+@click.option(
     "--stall-timeout",
     default=60.0,
     show_default=True,
@@ -623,11 +647,15 @@ def main(
     skip_rsyslog: bool,
     verify: bool,
     keep_topics: bool,
+    max_idle_load: float,
+    settle_timeout: float,
+    retries: int,
     stall_timeout: float,
     json_path: Path | None,
 ) -> None:
     """Side by side: rsyslog and logferry tailing the same file into Kafka, and an orjson ceiling."""
     workers = tuple(dict.fromkeys(w for w in workers if w > 0))
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a failure raises; no log flood
     queue = RsyslogQueue(rsyslog_threads, rsyslog_batch, rsyslog_queue)
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
         workdir = Path(tmp)
@@ -648,8 +676,7 @@ def main(
         tools.extend(shipper_tool(workers_name(w), log, kafka, w) for w in workers)
         tools.append(None)
         order = [t.name if t else CEILING for t in tools]
-        broker_pid = find_process("kafka.Kafka") if _is_local(kafka) else None
-        if broker_pid is None:
+        if _is_local(kafka) and find_process("kafka.Kafka") is None:
             click.echo("no local Kafka broker process found: its CPU is not measured", err=True)
 
         runs: list[Run] = []
@@ -658,24 +685,52 @@ def main(
             for round_ in range(rounds):
                 shift = round_ % len(tools)
                 for n, tool in enumerate(tools[shift:] + tools[:shift]):
+                    load = settle(max_idle_load, settle_timeout)
                     if tool is None:
                         seconds, cpu, rss = run_ceiling(log)
                         runs.append(Run(CEILING, round_, lines, seconds, cpu, rss))
+                        runs[-1].load_before_pct = load
                         click.echo(f"round {round_ + 1}  {CEILING}: {seconds:.2f} s", err=True)
                         continue
-                    run_dir = workdir / f"r{round_}-{n}"
-                    topic = f"bench-peers-{uuid.uuid4().hex[:10]}"
-                    topics.append(topic)
-                    run = run_kafka(
-                        tool, run_dir, kafka, topic, lines, round_, stall_timeout, broker_pid
-                    )
-                    if verify:
-                        run.verified = asyncio.run(read_back(kafka, topic, tool))
+                    for attempt in itertools.count(1):
+                        wait_for_broker(kafka, timeout_s=300)
+                        topic = f"bench-peers-{uuid.uuid4().hex[:10]}"
+                        topics.append(topic)
+                        try:
+                            run = run_kafka(
+                                tool,
+                                workdir / f"r{round_}-{n}-{attempt}",
+                                kafka,
+                                topic,
+                                lines,
+                                round_,
+                                stall_timeout,
+                                find_process("kafka.Kafka") if _is_local(kafka) else None,
+                            )
+                            if verify:
+                                run.verified = asyncio.run(read_back(kafka, topic, tool))
+                            break
+                        except (KafkaError, OSError) as exc:
+                            # A run the broker was not there for measures nothing: do it again.
+                            if attempt > retries:
+                                raise click.ClickException(
+                                    f"{tool.name}: Kafka at {kafka} failed: {exc!r}"
+                                ) from exc
+                            click.secho(
+                                f"{tool.name}: Kafka failed during the run ({exc!r});"
+                                " running it again once the broker answers",
+                                fg="yellow",
+                                err=True,
+                            )
+                    run.load_before_pct = load
                     runs.append(run)
                     _report_run(run)
         finally:
             if not keep_topics:
-                asyncio.run(delete_topics(kafka, topics))
+                try:
+                    asyncio.run(delete_topics(kafka, topics))
+                except (KafkaError, OSError) as exc:
+                    click.echo(f"could not delete the topics {topics}: {exc!r}", err=True)
 
         summary = summarise(runs, order)
         goals = targets(summary, workers)
@@ -728,6 +783,51 @@ def main(
             sys.exit(1)
 
 
+def wait_for_broker(bootstrap: str, timeout_s: float) -> None:
+    """Return once a client can bootstrap from *bootstrap* again."""
+
+    async def bootstrap_once() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        await admin.start()  # a failed start closes what it opened
+        try:
+            await admin.list_topics()
+        finally:
+            await admin.close()
+
+    deadline = time.monotonic() + timeout_s
+    for attempt in itertools.count():
+        try:
+            asyncio.run(bootstrap_once())
+        except (KafkaError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+        else:
+            if attempt:
+                time.sleep(5)  # it was away: let it settle (leaders elected, metadata complete)
+            return
+
+
+def settle(max_pct: float, timeout_s: float) -> float:
+    """Wait until the machine's CPU load, over 2 s, is at most *max_pct* % of all its cores
+    (the stack's idle services count in it), or *timeout_s* passed; returns the last load."""
+    deadline = time.monotonic() + timeout_s
+    cores = os.cpu_count() or 1
+    while True:
+        before = busy_seconds()
+        time.sleep(2)
+        load = (busy_seconds() - before) / (2 * cores) * 100
+        if load <= max_pct:
+            return load
+        if time.monotonic() > deadline:
+            click.secho(
+                f"  the machine is still {load:.0f}% busy after {timeout_s:.0f} s: running anyway",
+                fg="yellow",
+                err=True,
+            )
+            return load
+
+
 def _is_local(bootstrap: str) -> bool:
     host = bootstrap.split(",")[0].rpartition(":")[0].strip("[]")
     return host in ("127.0.0.1", "localhost", "::1")
@@ -753,7 +853,8 @@ def _report_run(run: Run) -> None:
     click.echo(
         f"  {run.events_per_s:,.0f} events/s, {run.cpu_per_100k:.2f} CPU-s/100k,"
         f" {run.rss_mb:.0f} MB (broker {_number(broker, '{:.2f}')} CPU-s/100k,"
-        f" rest of machine {_number(rest, '{:.0f}')}%); topic holds {run.delivered:,}{checked}",
+        f" rest of machine {_number(rest, '{:.0f}')}%, {_number(run.load_before_pct, '{:.0f}')}%"
+        f" before); topic holds {run.delivered:,}{checked}",
         err=True,
     )
 
