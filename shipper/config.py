@@ -124,8 +124,10 @@ class ShipperConfig(BaseModel):
         0,
         ge=0,
         le=64,
-        description="Processes that run the transforms; 0 = in the main process (one core in all). "
-        "Each worker uses up to one more core: on 2 cores, 1 leaves the main one for reading and Kafka.",
+        description="Processes that run the transforms; 0 = in the main process (one core in all, "
+        "file order per key). With the Kafka output each worker also publishes what it encodes, "
+        "so the main process only reads and checkpoints; a key's events keep their order within "
+        "a batch. Each worker uses up to one more core.",
     )
     checkpoint_interval_s: float = Field(
         1.0, gt=0, description="How often a changed checkpoint is written."
