@@ -8,7 +8,7 @@ A file is known by ``(dev, inode, fingerprint)``:
   the cap is *not identified yet*: nothing is read from it until it is (there is no complete line
   to ship anyway). If it stays like that for ``partial_timeout_s``, it is identified by the bytes it
   holds, and that incomplete first line is shipped tagged ``_partial`` (see
-  :mod:`shipper.sources.files`). The number of bytes hashed is kept beside the hash, so a file is
+  :mod:`shipper.sources.watcher`). The number of bytes hashed is kept beside the hash, so a file is
   re-checked with exactly the bytes it was identified by, whatever the cap is today.
 * device and inode tell a renamed file (same inode, new path) from a new file at the old path, and
   two files with the same first line apart.

@@ -1,10 +1,10 @@
-"""What the file source reports for metrics."""
+"""What the file source reports for metrics, and the counters it keeps for them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FileStats", "SourceStats"]
+__all__ = ["FileStats", "SourceStats", "Tally"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +59,20 @@ class SourceStats:
     def lag_bytes_max(self) -> int:
         """The largest lag of one file."""
         return max((f.lag_bytes for f in self.files), default=0)
+
+
+@dataclass(slots=True)
+class Tally:
+    """The source's running counters, shared by its watchers and its file table.
+
+    Added to once per chunk read or per file event, never per line; a line cutter keeps its own
+    counts of partial and truncated lines, added here when it is thrown away.
+    """
+
+    lines_read: int = 0
+    bytes_read: int = 0
+    partial_lines: int = 0
+    truncated_lines: int = 0
+    truncations: int = 0
+    files_opened: int = 0
+    files_closed: int = 0
