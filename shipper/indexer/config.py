@@ -17,6 +17,7 @@ from shipper.config import HostPort, load_model
 from shipper.errors import ConfigError
 from shipper.sinks import parse_kafka_url
 from shipper.sinks.kafka import KafkaSecurityConfig
+from shipper.sinks.topic import KafkaTopicConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -38,8 +39,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class KafkaInputConfig(KafkaSecurityConfig):
-    """Where events are read from, as a member of a consumer group (start more indexers to scale)."""
+class KafkaInputConfig(KafkaTopicConfig, KafkaSecurityConfig):
+    """Where events are read from, as a member of a consumer group (start more indexers to scale),
+    and how `shipper setup` makes the topic."""
 
     url: str = Field(
         "kafka://127.0.0.1:9092/app-logs",
@@ -76,22 +78,6 @@ class KafkaInputConfig(KafkaSecurityConfig):
     )
     request_timeout_ms: int = Field(
         40_000, ge=1000, description="How long to wait for a broker's answer."
-    )
-    topic_partitions: int = Field(
-        3,
-        ge=1,
-        description="Partitions of the topic `shipper setup` creates (most indexers that help).",
-    )
-    topic_replication_factor: int = Field(
-        1, ge=1, description="Replication of the topic `shipper setup` creates."
-    )
-    topic_retention_ms: int = Field(
-        7 * 24 * 3600 * 1000,
-        ge=60_000,
-        description="retention.ms of the topic `shipper setup` creates: the longest Elasticsearch outage that loses nothing.",
-    )
-    topic_max_message_bytes: int = Field(
-        8 * _MIB, ge=_MIB, description="max.message.bytes of the topic `shipper setup` creates."
     )
 
     @field_validator("url")

@@ -10,13 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from elastic_transport import TransportError
 from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 
-from shipper.errors import ElasticsearchError, KafkaAdminError
+from shipper.errors import ElasticsearchError
 from shipper.indexer.config import IndexerConfig, KafkaInputConfig
 from shipper.indexer.es import call, describe_error, detect_features
 from shipper.indexer.templates import (
@@ -26,6 +23,7 @@ from shipper.indexer.templates import (
     describe_fallbacks,
     render_all,
 )
+from shipper.sinks.topic import ensure_topic
 
 __all__ = ["SetupStep", "install_templates", "setup_elasticsearch", "setup_kafka"]
 
@@ -137,62 +135,8 @@ async def _put(es: AsyncElasticsearch, item: Installable) -> None:
 
 async def setup_kafka(kafka: KafkaInputConfig, *, dry_run: bool = False) -> list[SetupStep]:
     """Create the topic if it does not exist; describe it if it does (an existing topic is not altered)."""
-    what = f"Kafka topic {kafka.topic}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap, **kafka.client_options())
-    try:
-        await admin.start()
-    except (KafkaError, OSError) as exc:
-        raise KafkaAdminError(f"Kafka at {kafka.bootstrap} unreachable: {exc!r}") from exc
-    try:
-        existing = await admin.describe_topics([kafka.topic])
-        if existing and existing[0]["error_code"] == 0:
-            return [
-                SetupStep(what, "unchanged", await _describe_existing(admin, kafka, existing[0]))
-            ]
-        wanted = (
-            f"{kafka.topic_partitions} partitions, replication {kafka.topic_replication_factor}, "
-            f"retention.ms={kafka.topic_retention_ms}, max.message.bytes={kafka.topic_max_message_bytes}"
-        )
-        if dry_run:
-            return [SetupStep(what, "would create", wanted)]
-        topic = NewTopic(
-            kafka.topic,
-            num_partitions=kafka.topic_partitions,
-            replication_factor=kafka.topic_replication_factor,
-            topic_configs={
-                "retention.ms": str(kafka.topic_retention_ms),
-                "max.message.bytes": str(kafka.topic_max_message_bytes),
-            },
-        )
-        try:
-            await admin.create_topics([topic])
-        except TopicAlreadyExistsError:  # created meanwhile by someone else
-            return [SetupStep(what, "unchanged", "created concurrently by another client")]
-        return [SetupStep(what, "created", wanted)]
-    except KafkaError as exc:
-        raise KafkaAdminError(f"Kafka: setting up topic {kafka.topic} failed: {exc!r}") from exc
-    finally:
-        await admin.close()
-
-
-async def _describe_existing(
-    admin: AIOKafkaAdminClient, kafka: KafkaInputConfig, described: dict[str, object]
-) -> str:
-    partitions = described.get("partitions")
-    count = len(partitions) if isinstance(partitions, list) else 0
-    settings: dict[str, str] = {}
-    responses = await admin.describe_configs(
-        [ConfigResource(ConfigResourceType.TOPIC, kafka.topic)]
+    state = await ensure_topic(
+        kafka.bootstrap, kafka.topic, kafka, kafka.client_options(), dry_run=dry_run
     )
-    for entry in responses[0].resources[0][4]:
-        settings[entry[0]] = entry[1]
-    retention = settings.get("retention.ms", "?")
-    detail = f"{count} partitions, retention.ms={retention}"
-    notes = []
-    if count != kafka.topic_partitions:
-        notes.append(f"config asks {kafka.topic_partitions} partitions")
-    if retention != str(kafka.topic_retention_ms):
-        notes.append(f"config asks retention.ms={kafka.topic_retention_ms}")
-    if notes:
-        detail += f" ({'; '.join(notes)}: an existing topic is not altered)"
-    return detail
+    status: Status = "unchanged" if state.status == "exists" else state.status
+    return [SetupStep(f"Kafka topic {kafka.topic}", status, state.detail)]

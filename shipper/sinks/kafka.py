@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.codec import has_lz4, has_zstd
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from xxhash import xxh3_64_intdigest
 
+from shipper.errors import KafkaAdminError
 from shipper.sinks.base import OutgoingEvent, SinkError
+from shipper.sinks.topic import KafkaTopicConfig, ensure_topic
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -79,8 +80,9 @@ class KafkaSecurityConfig(BaseModel):
         return options
 
 
-class KafkaSinkConfig(KafkaSecurityConfig):
-    """Producer settings of the Kafka output (the URL gives brokers and topic)."""
+class KafkaSinkConfig(KafkaTopicConfig, KafkaSecurityConfig):
+    """Producer settings of the Kafka output (the URL gives brokers and topic), and how the topic
+    is made when `create_topic` is set."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -98,15 +100,7 @@ class KafkaSinkConfig(KafkaSecurityConfig):
         30_000, ge=1000, description="How long to wait for an acknowledgement."
     )
     create_topic: bool = Field(
-        False, description="Create the topic at start when it does not exist."
-    )
-    topic_partitions: int = Field(3, ge=1, description="Partitions of a topic the shipper creates.")
-    topic_replication_factor: int = Field(
-        1, ge=1, description="Replication of a topic the shipper creates."
-    )
-    topic_retention_ms: int = Field(
-        7 * 24 * 3600 * 1000,
-        description="retention.ms of a topic the shipper creates: the longest outage downstream that loses nothing.",
+        False, description="Create the topic at start when it does not exist (topic_* settings)."
     )
 
     def compression_type(self) -> str | None:
@@ -140,11 +134,8 @@ class KafkaSink:
 
     async def _connect(self) -> None:
         config = self.config
-        try:
-            if config.create_topic:
-                await self._create_topic()
-        except (KafkaError, OSError) as exc:
-            raise SinkError(f"{self.name}: cannot create the topic: {exc!r}") from exc
+        if config.create_topic:
+            await self._create_topic()
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
@@ -170,25 +161,18 @@ class KafkaSink:
         self._healthy = True
 
     async def _create_topic(self) -> None:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.bootstrap, **self.config.client_options()
+        # A topic whose max.message.bytes is below the producer's largest request refuses batches.
+        settings = self.config.model_copy(
+            update={
+                "topic_max_message_bytes": max(
+                    self.config.topic_max_message_bytes, self.config.max_request_bytes
+                )
+            }
         )
-        await admin.start()
         try:
-            topic = NewTopic(
-                self.topic,
-                num_partitions=self.config.topic_partitions,
-                replication_factor=self.config.topic_replication_factor,
-                topic_configs={
-                    "retention.ms": str(self.config.topic_retention_ms),
-                    "max.message.bytes": str(self.config.max_request_bytes),
-                },
-            )
-            await admin.create_topics([topic])
-        except TopicAlreadyExistsError:
-            pass
-        finally:
-            await admin.close()
+            await ensure_topic(self.bootstrap, self.topic, settings, self.config.client_options())
+        except (KafkaAdminError, OSError) as exc:  # OSError: the TLS files of client_options
+            raise SinkError(f"{self.name}: cannot create the topic: {exc}") from exc
 
     async def publish(self, events: Sequence[OutgoingEvent]) -> None:
         """Send *events* partitioned by key; return when every partition's batch is acknowledged."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 
 import orjson
@@ -41,3 +42,33 @@ async def test_each_key_lands_in_its_partition_in_publish_order(
     assert by_key == published  # every record, each key in the order it was published
     assert all(partitions_of[key] == {partition_for(key, [0, 1, 2])} for key in keys)
     assert {p for ps in partitions_of.values() for p in ps} == {0, 1, 2}  # keys spread
+
+
+async def test_create_topic_makes_the_topic_as_shipper_setup_would(kafka_bootstrap: str) -> None:
+    """The sink's create_topic goes through the one topic creator, with the shared topic_* settings
+    (max.message.bytes raised to the producer's largest request)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    topic = f"test-{uuid.uuid4().hex[:12]}"
+    config = KafkaSinkConfig(
+        create_topic=True,
+        topic_partitions=2,
+        topic_retention_ms=3_600_000,
+        max_request_bytes=12 * 1024 * 1024,
+    )
+    sink = KafkaSink(kafka_bootstrap, topic, config)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await sink.publish([OutgoingEvent(value=b'{"n":1}', key=b"k", event_id="e1")])
+        (described,) = await admin.describe_topics([topic])
+        assert len(described["partitions"]) == 2
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        settings = {entry[0]: entry[1] for entry in responses[0].resources[0][4]}
+        assert settings["retention.ms"] == "3600000"
+        assert settings["max.message.bytes"] == str(12 * 1024 * 1024)
+    finally:
+        await sink.close()
+        await admin.delete_topics([topic])
+        await admin.close()
