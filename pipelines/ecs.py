@@ -12,6 +12,13 @@ line wins. The loser stays under the app namespace — nothing is dropped.
 
 This stage also writes the bookkeeping fields ``agent.*``, ``ecs.version``, and the configured
 ``service.name``, ``service.environment`` and ``host.name``.
+
+Cost: the mapping of a key set is worked out once (:class:`KeyPlan`). Compiled for a key set
+(:meth:`Ecs.compile`) that comes back, the plan's moves are also unrolled into one generated
+function (:meth:`Ecs._unrolled`): the same converters, the same parents created in the same
+order, without the loop's per-key bookkeeping — for the lines whose every value converts and
+where nothing is in the way (known in advance from the plan, the constants and the fields the
+event holds); anything else goes through :meth:`Ecs.move`, the loop.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, NamedTuple
 
 from pydantic import Field, field_validator
@@ -252,6 +259,8 @@ class KeyPlan(NamedTuple):
 
 
 _PLANS_MAX: Final = 1024
+_UNROLL_AFTER: Final = 8  # lines of a key set before its moves are unrolled (exec is not free)
+_UNROLL_MAX_MOVES: Final = 64  # a line with a flood of ECS-named keys keeps the loop
 # Kind → the value type that is already right for it; other kinds always go through _convert.
 _AS_IS: Final[dict[int, type]] = {_STR: str, _INT: int}
 _PLACED: Final = object()  # what _convert says when the value was placed itself (stack traces)
@@ -345,14 +354,120 @@ class Ecs:
         plan = self.plan(keys)
         move = self.move
         stay = self._stay
+        unrolled: Callable[[Event, dict[str, Any]], dict[str, Any] | None] | None = None
+        lines = 0
 
         def step(event: Event, app: dict[str, Any]) -> dict[str, Any] | None:
-            add_constants(event)
+            nonlocal unrolled, lines
+            if unrolled is not None:
+                rest = unrolled(event, app)
+                if rest is not None:
+                    return rest
+            elif lines < _UNROLL_AFTER:  # a key set seen once or twice is not worth the exec
+                lines += 1
+                if lines == _UNROLL_AFTER:
+                    unrolled = self._unrolled(plan, fields)
+            add_constants(event)  # a value that is not its field's usual kind: the loop decides
             failed = move(event, app, plan)
             rest = stay(event, app, plan, failed)
             return None if failed else rest
 
         return Compiled(step, plan.kept, None)
+
+    def _unrolled(
+        self, plan: KeyPlan, fields: frozenset[str] | None
+    ) -> Callable[[Event, dict[str, Any]], dict[str, Any] | None] | None:
+        """:meth:`add_constants`, :meth:`move` of ``plan`` and :meth:`_stay`, unrolled into one
+        function for an event holding ``fields``, for the case where every value converts: it
+        returns what stays under the app namespace, or ``None`` (having changed nothing) as
+        soon as a value does not convert.
+
+        Each value goes through its kind's converter (:func:`_keyword`, :func:`_long`, the
+        level cache…); where the loop would find a field taken or a parent in the way (which
+        ``fields``, the constants and the plan tell in advance), or for a stack trace (which
+        places itself), there is no such function and the loop runs every time.
+        """
+        if fields is None or len(plan.moves) > _UNROLL_MAX_MOVES:
+            return None
+        constants = dict(self._constants)
+        taken = {split_path(field) for field in fields}
+        taken |= {(key, name) for key, values in constants.items() for name in values}
+        parents = {path[:depth] for path in taken for depth in range(1, len(path))}
+        targets = plan.targets
+        for target in targets:
+            if (
+                target in taken  # a field set already
+                or target in parents  # an object of ours
+                or any(target[:depth] in taken for depth in range(1, len(target)))  # in the way
+                or any(other[: len(target)] == target for other in targets if other != target)
+            ):
+                return None
+        if len(set(targets)) != len(targets):  # two keys for one field: the first wins
+            return None
+        names: dict[str, Any] = {
+            "_keyword": _keyword,
+            "_long": _long,
+            "_double": _double,
+            "_boolean": _boolean,
+            "_ip": _ip,
+            "_SCALARS": _SCALARS,
+            "_level": self._level.cache.get,
+        }
+        converts = {
+            _STR: "{v} if type({v}) is str else _keyword({v})",
+            _INT: "{v} if type({v}) is int else _long({v})",
+            _FLOAT: "_double({v})",
+            _BOOL: "_boolean({v})",
+            _IP: "_ip({v})",
+            _SCALAR: "{v} if type({v}) in _SCALARS else None",
+            _LEVEL: "_level({v}) if type({v}) is str else None",  # unseen: the loop learns it
+            _URL_PATH: "{v} if type({v}) is str and '?' not in {v} else None",  # no query
+        }
+        code = ["def unrolled(event, app):"]
+        for index, (key, _slot, _leaf, _as_is, kind, _tag) in enumerate(plan.moves):
+            convert = converts.get(kind)
+            if convert is None:  # a stack trace
+                return None
+            code.append(f"    c{index} = app[{key!r}]")
+            code.append(f"    c{index} = {convert.format(v=f'c{index}')}")
+            code.append(f"    if c{index} is None: return None")
+        tops = {field.split(".", 1)[0] for field in fields}
+        for index, (key, values) in enumerate(constants.items()):  # add_constants(), unrolled
+            if key in tops:  # (parse's usual event has none of them: only then is this usual)
+                return None
+            names[f"k{index}"] = values
+            code.append(f"    event[{key!r}] = k{index}.copy()")
+        made = {0}
+        steps = plan.steps
+        for index, (_key, slot, leaf, *_) in enumerate(plan.moves):
+            chain = []
+            up = slot
+            while up not in made:  # the parents this field is the first to need, top down
+                chain.append(up)
+                up = steps[up][0]
+            for parent in reversed(chain):
+                above, name = steps[parent]
+                code.append(
+                    f"    s{parent} = {'event' if above == 0 else f's{above}'}.get({name!r})"
+                )
+                code.append(
+                    f"    if s{parent} is None: s{parent} = "
+                    f"{'event' if above == 0 else f's{above}'}[{name!r}] = {{}}"
+                )
+                made.add(parent)
+            code.append(f"    {'event' if slot == 0 else f's{slot}'}[{leaf!r}] = c{index}")
+        if plan.kept:  # _stay(), unrolled
+            code.append(
+                f"    rest = {{{', '.join(f'{key!r}: app[{key!r}]' for key in plan.kept)}}}"
+            )
+            code.append(f"    event[{self._namespace!r}] = rest")
+            code.append("    return rest")
+        else:
+            code.append(f"    del event[{self._namespace!r}]")
+            code.append("    return {}")
+        exec("\n".join(code), names)  # our own text, made from the plan
+        unrolled: Callable[[Event, dict[str, Any]], dict[str, Any] | None] = names["unrolled"]
+        return unrolled
 
     def add_constants(self, event: Event) -> None:
         """The bookkeeping fields (``agent``, ``ecs``, the configured service and host)."""

@@ -24,10 +24,20 @@ everything later works on redacted values (the error grouping key included).
 
 Cost: regexes are slow next to the rest of the pipeline, so every rule first asks a cheap
 question no match can do without (is there an ``@``? a ``:`` or ``=`` and a secret-ish word?
-13 digits?) — once, of all the event's strings joined, and again per string only if the answer
-was yes. Strings that passed every rule before are remembered (bounded) and skipped: a line's
-level, logger and thread names repeat on every line. So are key sets without a secret's name:
-then only the values are looked at.
+13 digits starting a number with 2-6, or 4-digit groups?) — once, of all the event's strings
+joined, and again per string only if the answer was yes. Strings that passed every rule before
+are remembered (bounded) and skipped: a line's level, logger and thread names repeat on every
+line. So are key sets without a secret's name: then only the values are looked at.
+
+Compiled for a key set (:meth:`Redact.compile`, where the event holds nothing else the walk would
+look at and no key is a secret's name), the stage asks those questions once per line in C, of
+``orjson.dumps`` of the app object's values (:meth:`Redact._may_change`); only if one answers
+yes does the walk above run. Why the values' JSON and not the raw line: the raw line also holds
+the keys and the time (``asctime`` has a 13-character run of digits, dashes and spaces; keys
+hold ``_`` and every letter), so nearly every line would take the walk; and orjson escapes
+nothing but ``"``, ``\\`` and control characters, so a backslash-free dump holds every string
+as it is (a ``\\u0041`` in the line cannot hide a secret from it). ``extra_patterns`` have no
+cheap question: with them the stage always walks.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
 
+import orjson
 from pydantic import Field, field_validator
 
 from pipelines import tags as T
@@ -109,17 +120,19 @@ _URL_PASSWORD: Final = re.compile(r"(://[^/\s:@]{1,256}:)[^/\s@]{1,256}@")
 _CARD_RUN: Final = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
 _CARD_GROUPS: Final = re.compile(r"[0-9]+")
 # Digits → "d", space and dash → "s", anything else → "x"; a card then leaves one of these marks:
-# 13 digits in a row, or 4-digit groups (4-4-…, Amex/Diners 4-6-…).
+# 13 digits in a row, or 4-digit groups (4-4-…, Amex/Diners 4-6-…: both start 4-4).
 _CARD_MAP: Final = bytes(
     ord("d") if 48 <= i <= 57 else ord("s") if i in (32, 45) else ord("x") for i in range(256)
 )
 # Searched in the marks decoded to str: ``in`` on bytes goes through the buffer protocol and
 # costs several times more.
 _DIGITS_13: Final = "d" * 13
-_GROUPS_4_4: Final = "ddddsddddsddd"
-_GROUPS_4_6: Final = "ddddsddddddsddd"
+_GROUPS_4: Final = "ddddsdddd"  # the start of both 4-4-… and 4-6-…
 _CARD_INT_MIN, _CARD_INT_MAX = 10**12, 10**19
 _CARD_FIRST_DIGITS: Final = frozenset("23456")  # Mastercard 2/5, Amex 3, Visa 4, Discover 6…
+
+_dumps: Final = orjson.dumps
+_JSONEncodeError: Final = orjson.JSONEncodeError
 
 _CAMEL: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _KEY_SEPARATORS: Final = re.compile(r"[\s.\-]+")
@@ -243,7 +256,7 @@ def _may_hold_token(text: str) -> bool:
         return True
     if "A" in text and ("AKIA" in text or "AIza" in text):
         return True
-    return "." in text and "eyJ" in text
+    return "J" in text and "eyJ" in text  # (a JWT also has dots; "J" is the rarer letter)
 
 
 # Written out rather than any(... for ...): a generator costs more than the tests themselves.
@@ -266,10 +279,24 @@ def _may_hold_auth_header(text: str) -> bool:
 
 
 def _may_hold_card(text: str) -> bool:
-    if len(text) < 13:
-        return False
-    marks = text.encode("utf-8", "surrogatepass").translate(_CARD_MAP).decode("ascii")
-    return _DIGITS_13 in marks or _GROUPS_4_4 in marks or _GROUPS_4_6 in marks
+    return len(text) >= 13 and _may_hold_card_bytes(text.encode("utf-8", "surrogatepass"))
+
+
+def _may_hold_card_bytes(data: bytes) -> bool:
+    """Whether a card number (or an int that is one) may be in ``data`` (UTF-8 or JSON).
+
+    Every card leaves one of these marks: 4-digit groups (4-4-…, Amex/Diners 4-6-…), or 13
+    digits in a row whose first one starts a group (no digit before it) and is 2-6.
+    """
+    marks = data.translate(_CARD_MAP).decode("ascii")
+    if _GROUPS_4 in marks:
+        return True
+    at = marks.find(_DIGITS_13)
+    while at >= 0:
+        if 50 <= data[at] <= 54 and (at == 0 or marks[at - 1] != "d"):
+            return True
+        at = marks.find(_DIGITS_13, at + 13)  # (a group starts after a non-digit)
+    return False
 
 
 class Redact:
@@ -377,6 +404,31 @@ class Redact:
         """
         if self._extra_rules:
             return True
+        return self._text_rule_open(text) or (self._card_rule is not None and _may_hold_card(text))
+
+    def _may_change(self, values: tuple[Any, ...]) -> bool:
+        """Whether redacting ``values`` (an app object's, none under a secret's name) may
+        change one; ``False`` only when it provably would not.
+
+        One pass in C over ``orjson.dumps(values)``: that text holds every string as it is,
+        but for ``"``, ``\\`` and control characters, which it escapes with a backslash (and
+        then a string may hide anything: answer yes). A rule whose cheap test finds nothing in
+        the whole text can match in none of the strings; nested objects and lists (whose keys
+        may be secrets' names) answer yes; ints are there as their digits (the card test).
+        """
+        try:
+            data = _dumps(values)
+        except _JSONEncodeError:  # an int beyond 64 bits, say: the walk will tell
+            return True
+        text = data.decode()
+        if "\\" in text or "{" in text or text.find("[", 1) >= 0:
+            return True
+        if self._text_rule_open(text):
+            return True
+        return (self._card_rule is not None or self._card_ints) and _may_hold_card_bytes(data)
+
+    def _text_rule_open(self, text: str) -> bool:
+        """:meth:`_any_rule_open` but for the card rule (and ``extra_patterns``)."""
         if "@" in text and (
             self._email_rule is not None or (self._url_rule is not None and "://" in text)
         ):
@@ -385,9 +437,7 @@ class Redact:
             return True
         if self._token_rule is not None and _may_hold_token(text):
             return True
-        if self._auth_rule is not None and _may_hold_auth_header(text):
-            return True
-        return self._card_rule is not None and _may_hold_card(text)
+        return self._auth_rule is not None and _may_hold_auth_header(text)
 
     def __call__(self, event: Event) -> Event:
         """Redact ``event`` in place; tag it ``_redacted`` if anything changed."""
@@ -426,10 +476,12 @@ class Redact:
             return None
         walk_values = self._walk_values
         finish = self._finish
+        may_change = self._may_change
 
         def step(event: Event, app: dict[str, Any]) -> dict[str, Any]:
-            texts: list[str] = []
-            finish(event, texts, walk_values(app, app.items(), texts))
+            if may_change(tuple(app.values())):  # rare: the walk of __call__, from the app on
+                texts: list[str] = []
+                finish(event, texts, walk_values(app, app.items(), texts))
             return app  # values may be redacted; the keys stay
 
         return Compiled(step, keys, fields | {"tags"})

@@ -315,11 +315,15 @@ class Timestamp:
 
             return Compiled(missing, keys, fields | {"tags"})
         normalise = self.normalise
+        common = self._normalise_common
         take = self._take
 
         def found(event: Event, app: dict[str, Any]) -> dict[str, Any] | None:
             value = app[key]
-            text = None if value is None else normalise(value)
+            # normalise(), its usual case one call less deep
+            text = common(value) if type(value) is str else None
+            if text is None and value is not None:
+                text = normalise(value)
             if text is None:  # not a time: the other candidates, or the tag (nothing done yet)
                 self(event)
                 return None

@@ -10,14 +10,16 @@ would show), for the default chain and for chains configured otherwise.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from unittest.mock import patch
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pipelines.ecs
 from pipelines import DropEvent, Pipeline, PipelineContext, RawLine
 from tests.unit.pipelines.support import FILE_ID, PATH
 from tests.unit.pipelines.test_bad_input_corpus import CORPUS
@@ -36,9 +38,11 @@ def _context() -> PipelineContext:
     )
 
 
-def _twins(stages: Stages = None) -> tuple[Pipeline, Pipeline]:
-    compiled = Pipeline.from_config(stages, _context())
-    return compiled, Pipeline.from_config(stages, _context(), compiled=False)
+def _twins(
+    stages: Stages = None, context: Callable[[], PipelineContext] = _context
+) -> tuple[Pipeline, Pipeline]:
+    compiled = Pipeline.from_config(stages, context())
+    return compiled, Pipeline.from_config(stages, context(), compiled=False)
 
 
 def _outcome(pipeline: Pipeline, line: RawLine) -> bytes | str:
@@ -48,11 +52,21 @@ def _outcome(pipeline: Pipeline, line: RawLine) -> bytes | str:
         return f"drop:{drop.reason}"
 
 
-def _same_events(lines: Sequence[bytes], stages: Stages = None) -> None:
-    compiled, plain = _twins(stages)
-    for offset, data in enumerate(lines):
-        line = RawLine(data, PATH, FILE_ID, offset)
-        assert _outcome(compiled, line) == _outcome(plain, line), data
+def _same_events(
+    lines: Sequence[bytes],
+    stages: Stages = None,
+    *,
+    unroll_after: int | None = None,
+    context: Callable[[], PipelineContext] = _context,
+) -> None:
+    """``unroll_after``: how many lines of a key set ecs runs before unrolling its moves (its
+    own default unless given: 1 puts short runs of random lines through the unrolled code)."""
+    compiled, plain = _twins(stages, context)
+    after = pipelines.ecs._UNROLL_AFTER if unroll_after is None else unroll_after
+    with patch.object(pipelines.ecs, "_UNROLL_AFTER", after):
+        for offset, data in enumerate(lines):
+            line = RawLine(data, PATH, FILE_ID, offset)
+            assert _outcome(compiled, line) == _outcome(plain, line), data
 
 
 def _app_lines(count: int, seed: int) -> list[bytes]:
@@ -107,10 +121,12 @@ def _app_lines(count: int, seed: int) -> list[bytes]:
 
 def test_realistic_lines() -> None:
     _same_events(_app_lines(3000, seed=1))
+    _same_events(_app_lines(1000, seed=4), unroll_after=1)
 
 
 def test_bad_input_corpus() -> None:
     _same_events([data for _, data, _, _ in CORPUS])
+    _same_events([data for _, data, _, _ in CORPUS] * 3, unroll_after=1)
 
 
 _ORDER = ("timestamp", "redact", "ecs", "correlate", "derive")
@@ -137,6 +153,7 @@ def _chain(
 )
 def test_configured_default_chains(stages: list[dict[str, Any]]) -> None:
     _same_events([*_app_lines(500, seed=2), b"", b"  "], stages)
+    _same_events([*_app_lines(200, seed=5), b"", b"  "], stages, unroll_after=1)
 
 
 @pytest.mark.parametrize(
@@ -269,4 +286,35 @@ _VALUES = st.recursive(
 )
 def test_random_objects_sharing_key_sets(keys: list[str], rows: list[list[Any]]) -> None:
     lines = [orjson.dumps(dict(zip(keys, row, strict=False))) for row in rows]
-    _same_events(lines)
+    _same_events(lines, unroll_after=1)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    keys=st.lists(st.sampled_from(_KEYS), min_size=1, max_size=10, unique=True),
+    rows=st.lists(st.lists(_VALUES, min_size=10, max_size=10), min_size=1, max_size=4),
+)
+def test_random_objects_without_configured_service(keys: list[str], rows: list[list[Any]]) -> None:
+    """Without service and host in the context, the line's own go to those fields."""
+    lines = [orjson.dumps(dict(zip(keys, row, strict=False))) for row in rows]
+    _same_events(lines, unroll_after=1, context=lambda: PipelineContext(now=lambda: 1714564800.0))
+
+
+def test_a_key_set_seen_once_is_not_unrolled() -> None:
+    """Unrolling costs an exec: only key sets that come back are worth it."""
+    compiled, _ = _twins()
+    line = orjson.dumps({"levelname": "INFO", "message": "m", "a": 1})
+    calls: list[object] = []
+    original = pipelines.ecs.Ecs._unrolled
+
+    def counting(self: pipelines.ecs.Ecs, *args: Any) -> Any:
+        calls.append(args)
+        return original(self, *args)
+
+    with patch.object(pipelines.ecs.Ecs, "_unrolled", counting):
+        for offset in range(pipelines.ecs._UNROLL_AFTER - 1):
+            compiled(RawLine(line, PATH, FILE_ID, offset))
+        assert calls == []
+        for offset in range(20):
+            compiled(RawLine(line, PATH, FILE_ID, offset))
+        assert len(calls) == 1
