@@ -19,14 +19,7 @@ from loadtest.demo.config import DemoConfig
 from loadtest.errors import LoadTestError
 from loadtest.harness.processes import http_ok
 from shipper.errors import PortInUseError
-from shipper.process import (
-    alive,
-    check_port_free,
-    running_pid,
-    start_process,
-    stop_process,
-    tail,
-)
+from shipper.process import Supervised, check_port_free, spawn, tail
 
 __all__ = ["DemoProcess", "demo_processes", "start_demo_processes", "stop_demo_processes"]
 
@@ -59,11 +52,6 @@ class DemoProcess:
 
 def _pid_file(config: DemoConfig, name: str) -> Path:
     return config.state_dir / "run" / f"demo-{name}.pid"
-
-
-def _running_pid(config: DemoConfig, name: str) -> int | None:
-    # The marker guards against a reused pid: the app runs `loadtest`, the others `shipper`.
-    return running_pid(_pid_file(config, name), "loadtest" if name == "app" else "shipper")
 
 
 def demo_processes(config: DemoConfig, run_dir: Path, topic: str) -> list[DemoProcess]:
@@ -124,12 +112,12 @@ async def start_demo_processes(processes: list[DemoProcess], timeout_s: float = 
                 f"what listens there (ss -ltnp 'sport = :{process.port}'), or pass {option}."
             ) from None
     for process in processes:
-        pid = start_process(process.argv, pid_file=process.pid_file, log_file=process.log_file)
+        started = spawn(
+            process.argv, log_file=process.log_file, signal_group=True, pid_file=process.pid_file
+        )
         deadline = time.monotonic() + timeout_s
         while not await http_ok(process.url + process.ready_path):
-            # By pid alone: right after exec its command line can read empty, so the marker
-            # check of running_pid would call a starting process gone (as `stack up` learnt).
-            if not alive(pid):
+            if not started.is_running():
                 raise LoadTestError(
                     f"demo {process.name} exited while starting (log {process.log_file}):\n"
                     f"{tail(process.log_file, 15)}"
@@ -143,9 +131,9 @@ def stop_demo_processes(config: DemoConfig) -> list[str]:
     """Stop whichever demo processes run; the names of those stopped."""
     stopped = []
     for name in ("shipper", "indexer", "app"):  # the shipper first: it drains into Kafka
-        pid = _running_pid(config, name)
-        if pid is not None:
-            stop_process(pid)
+        running = Supervised.from_pid_file(_pid_file(config, name))
+        if running is not None:
+            running.stop()
             stopped.append(name)
         _pid_file(config, name).unlink(missing_ok=True)
     return stopped

@@ -1,11 +1,13 @@
-"""Child processes the harness starts: one log file each, a readiness probe, a clean stop."""
+"""Child processes the harness starts: one log file each, a readiness probe, a clean stop.
+
+The starting, tracking and stopping is :mod:`shipper.process`'s; this adds a name, the log's
+tail in error messages and an HTTP readiness probe.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from loadtest.errors import LoadTestError
+from shipper.process import Supervised, spawn
 
 __all__ = ["ManagedProcess", "http_ok"]
 
@@ -46,26 +49,17 @@ class ManagedProcess:
         self.log_path = log_path
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.cwd = cwd
-        self.process: asyncio.subprocess.Process | None = None
+        self.process: Supervised | None = None
 
     async def start(self) -> None:
-        """Start it (its output appended to the log file)."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,  # a Ctrl-C in the terminal reaches the harness only
-            )
+        """Start it (its output appended to the log file), in a session of its own: a Ctrl-C in
+        the terminal reaches the harness only."""
+        self.process = spawn(self.argv, log_file=self.log_path, env=self.env, cwd=self.cwd)
 
     @property
     def returncode(self) -> int | None:
         """The exit code once it has exited."""
-        return None if self.process is None else self.process.returncode
+        return None if self.process is None else self.process.poll()
 
     def log_tail(self, lines: int = 20) -> str:
         """The end of its output, for error messages."""
@@ -94,19 +88,14 @@ class ManagedProcess:
     async def wait(self) -> int:
         """Wait for it to exit on its own; its exit code."""
         assert self.process is not None
-        return await self.process.wait()
+        code = await self.process.wait_async()
+        assert code is not None  # our child: its exit code is known once it has exited
+        return code
 
     async def stop(self, timeout_s: float = 30.0) -> int | None:
-        """SIGTERM, then SIGKILL after *timeout_s*; the exit code (None if never started)."""
+        """SIGTERM, then SIGKILL after *timeout_s* (what it left running too); the exit code
+        (None if never started)."""
         if self.process is None:
             return None
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout_s)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                await self.process.wait()
-        return self.process.returncode
+        await self.process.stop_async(timeout_s)
+        return self.process.poll()

@@ -8,15 +8,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from shipper.errors import ServiceStartError, StackError
-from shipper.process import (
-    alive,
-    check_free_disk,
-    check_port_free,
-    running_pid,
-    start_process,
-    stop_process,
-    tail,
-)
+from shipper.process import Supervised, check_free_disk, check_port_free, spawn, tail
 from shipper.stack.services import Service, all_services
 from shipper.stack.settings import StackSettings
 
@@ -64,7 +56,7 @@ def up(
     check_free_disk(settings.state_dir.resolve(), settings.min_free_disk_mb)
     check_free_disk(settings.cache_dir, settings.min_free_disk_mb)
     states: list[ServiceState] = []
-    starting: dict[str, tuple[Service, ServiceState, int, float]] = {}
+    starting: dict[str, tuple[Service, ServiceState, Supervised, float]] = {}
     for service in _chosen(settings, only):
         state = ServiceState(service.name, service.url, "not installed")
         states.append(state)
@@ -73,34 +65,32 @@ def up(
             state.hint = missing
             progress(f"{service.name}: {missing}")
             continue
-        pid = running_pid(service.pid_file, service.marker)
-        if pid is not None:
-            state.pid, state.state = pid, "already running"
-            starting[service.name] = (service, state, pid, time.monotonic())
+        running = Supervised.from_pid_file(service.pid_file)
+        if running is not None:
+            state.pid, state.state = running.pid, "already running"
+            starting[service.name] = (service, state, running, time.monotonic())
             continue
         for port, setting in service.ports():
             check_port_free(settings.host, port, service.name, setting)
         progress(f"{service.name}: preparing")
         argv, env = service.prepare()
-        state.pid = start_process(
-            argv, pid_file=service.pid_file, log_file=service.log_file, env=env
+        process = spawn(
+            argv, log_file=service.log_file, env=env, signal_group=True, pid_file=service.pid_file
         )
-        state.state = "started"
+        state.pid, state.state = process.pid, "started"
         progress(f"{service.name}: started (pid {state.pid}), waiting until healthy")
-        starting[service.name] = (service, state, state.pid, time.monotonic())
+        starting[service.name] = (service, state, process, time.monotonic())
 
     deadline = time.monotonic() + settings.start_timeout_s
     while starting:
-        for name, (service, state, pid, started_at) in list(starting.items()):
+        for name, (service, state, process, started_at) in list(starting.items()):
             version = service.probe()
             if version is not None:
                 service.after_healthy()
                 state.version, state.seconds = version, round(time.monotonic() - started_at, 1)
                 progress(f"{name}: healthy ({version}) at {service.url}")
                 del starting[name]
-            elif not alive(pid):
-                # Not running_pid(): right after exec the kernel may show an empty command
-                # line for a moment, and the marker check would take a starting process for dead.
+            elif not process.is_running():
                 raise _fail(service, "exited while starting")
         if starting and time.monotonic() > deadline:
             service = next(iter(starting.values()))[0]
@@ -118,8 +108,8 @@ def status(settings: StackSettings) -> list[ServiceState]:
         missing = service.missing()
         if missing:
             state.state, state.hint = "not installed", missing
-        elif (pid := running_pid(service.pid_file, service.marker)) is not None:
-            state.pid = pid
+        elif (process := Supervised.from_pid_file(service.pid_file)) is not None:
+            state.pid = process.pid
             state.version = service.probe()
             state.state = "running" if state.version else "unhealthy"
         states.append(state)
@@ -135,10 +125,10 @@ def down(
 ) -> None:
     """Stop the processes `up` started (by pid file, nothing else); with *purge*, delete their data."""
     for service in reversed(_chosen(settings, only)):
-        pid = running_pid(service.pid_file, service.marker)
-        if pid is not None:
-            progress(f"{service.name}: stopping (pid {pid})")
-            if stop_process(pid):
+        process = Supervised.from_pid_file(service.pid_file)
+        if process is not None:
+            progress(f"{service.name}: stopping (pid {process.pid})")
+            if process.stop():
                 progress(f"{service.name}: did not stop in time, killed")
         service.pid_file.unlink(missing_ok=True)
     if purge and only:

@@ -45,7 +45,7 @@ def _get_json(url: str) -> Any:
 
 
 class Service(ABC):
-    """One process of the stack, identified by its pid file and a marker in its command line."""
+    """One process of the stack, tracked by its pid file (:mod:`shipper.process`)."""
 
     name: str
     install_hint: str | None = None
@@ -61,11 +61,6 @@ class Service(ABC):
     @property
     def log_file(self) -> Path:
         return self.settings.log_dir / f"{self.name}.log"
-
-    @property
-    def marker(self) -> str:
-        """A string only our process of this state dir has in its command line."""
-        return str(self.dir / "data")
 
     def missing(self) -> str | None:
         """Why this service cannot run here (with how to fix it), or None."""
@@ -176,10 +171,6 @@ class Kafka(Service):
         ]  # fmt: skip
         return argv, {}
 
-    @property
-    def marker(self) -> str:
-        return str(self.dir / "server.properties")
-
     def probe(self) -> str | None:
         from aiokafka.admin import AIOKafkaAdminClient
 
@@ -269,7 +260,6 @@ class Elasticsearch(Service):
         tmp.mkdir(exist_ok=True)
         env = {"ES_PATH_CONF": str(conf), "ES_JAVA_HOME": str(java.home), "ES_TMPDIR": str(tmp)}
         env["ES_JAVA_OPTS"] = ""
-        # path.data on the command line doubles as the marker that tells our process apart.
         argv = [str(home / "bin" / "elasticsearch"), "-E", f"path.data={self.dir / 'data'}"]
         if os.geteuid() == 0:
             # Elasticsearch refuses to run as root. A user namespace gives it another uid while

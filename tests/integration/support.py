@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,6 +18,7 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from loadtest.harness.launch import free_port as free_port  # the one way to pick a port
+from shipper.process import Supervised, spawn
 
 
 @dataclass
@@ -131,7 +130,7 @@ class ServiceProcess:
     config: dict[str, Any]
     name: str = "service"
     metrics_port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Supervised | None = None
     command: ClassVar[str]
 
     @property
@@ -152,14 +151,13 @@ class ServiceProcess:
 
     def start(self, wait_ready: bool = True) -> None:
         self.config_path.write_text(yaml.safe_dump(self.full_config()))
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shipper", self.command, "--config", str(self.config_path)],
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        self.proc = spawn(
+            [sys.executable, "-m", "shipper", self.command, "--config", str(self.config_path)],
+            log_file=self.log_path,
+            cwd=self.workdir,
+            env={"PYTHONUNBUFFERED": "1"},
+            own_session=False,  # a Ctrl-C in pytest's terminal reaches it too
+        )
         if wait_ready:
             self.wait_ready()
 
@@ -184,9 +182,10 @@ class ServiceProcess:
 
     @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc is not None and self.proc.is_running()
 
     def signal(self, sig: signal.Signals) -> None:
+        """Send *sig* to the process alone (its workers see their parent go, as in production)."""
         assert self.proc is not None
         self.proc.send_signal(sig)
 
@@ -195,15 +194,17 @@ class ServiceProcess:
         self.wait()
 
     def stop(self, timeout_s: float = 60.0) -> int:
-        """SIGTERM and wait; the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.signal(signal.SIGTERM)
-        return self.wait(timeout_s)
+        """SIGTERM and wait (SIGKILL after *timeout_s*); the exit code."""
+        if self.proc is None:
+            return 0
+        self.proc.stop(timeout_s)
+        return self.wait()
 
     def wait(self, timeout_s: float = 60.0) -> int:
         assert self.proc is not None
-        return self.proc.wait(timeout_s)
+        code = self.proc.wait(timeout_s)
+        assert code is not None  # our child: its exit code is known
+        return code
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"{self.metrics_url}/metrics", timeout=5) as response:
@@ -248,10 +249,8 @@ class ShipperProcess(ServiceProcess):
 
     def rss_bytes(self) -> int:
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        rss: int = self.proc.process.memory_info().rss
+        return rss
 
     def checkpoint(self) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(self.checkpoint_path.read_text())

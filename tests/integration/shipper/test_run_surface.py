@@ -68,34 +68,9 @@ def test_transform_workers_ship_everything_and_leave_no_process(
     wait_for(lambda: shipper.metric("logferry_shipper_events_published_total") == 5000)
     assert shipper.metric("app_log_events_total", level="info", service="orders") == 5000
     assert shipper.proc is not None
-    workers = _children(shipper.proc.pid)
+    workers = shipper.proc.process.children()
     assert len(workers) >= 2
 
     shipper.kill9()  # even without a clean stop, the workers must not outlive the shipper
-    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), timeout_s=10)
-
-
-def _alive(pids: list[int]) -> list[int]:
-    alive = []
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":  # a zombie has exited; only its parent has not collected it yet
-            alive.append(pid)
-    return alive
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(
-                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
-            )
-        except OSError:
-            continue
-        if fields.get("PPid", "").strip() == str(pid):
-            found.append(int(status.parent.name))
-    return found
+    # is_running() holds for a zombie too: gone means gone from the process table.
+    wait_for(lambda: not any(worker.is_running() for worker in workers), timeout_s=10)

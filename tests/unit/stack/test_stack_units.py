@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from click.testing import CliRunner
 
 from shipper.cli import cli
 from shipper.errors import DiskFullError, JavaError, PortInUseError
-from shipper.process import check_free_disk, running_pid, start_process, stop_process
+from shipper.process import Supervised, check_free_disk, spawn
 from shipper.stack import StackSettings, up
 from shipper.stack.java import find_java, parse_java_major
 from shipper.stack.services import Kafka
@@ -66,22 +65,22 @@ def test_disk_check_reports_free_space_and_the_fix(tmp_path: Path) -> None:
 
 def test_pid_tracking_recognises_only_our_process(tmp_path: Path) -> None:
     pid_file = tmp_path / "run" / "sleeper.pid"
-    marker = str(tmp_path / "marker")
-    pid = start_process(
-        [sys.executable, "-c", "import time; time.sleep(60)", marker],
+    process = spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
         pid_file=pid_file,
         log_file=tmp_path / "sleeper.log",
+        signal_group=True,
     )
     try:
-        # Right after exec the kernel can show an empty command line for a moment.
-        deadline = time.monotonic() + 5
-        while running_pid(pid_file, marker) is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert running_pid(pid_file, marker) == pid
-        assert running_pid(pid_file, "someone-else") is None
+        # At once: its creation time tells it apart, not its command line (empty right after exec).
+        found = Supervised.from_pid_file(pid_file)
+        assert found is not None and found.pid == process.pid
+        someone_else = tmp_path / "run" / "someone-else.pid"
+        someone_else.write_text(f"{process.pid}\n{process.create_time + 60}\n")
+        assert Supervised.from_pid_file(someone_else) is None
     finally:
-        assert stop_process(pid, timeout_s=10) is False
-    assert running_pid(pid_file, marker) is None
+        assert process.stop(timeout_s=10) is False
+    assert Supervised.from_pid_file(pid_file) is None
 
 
 def test_cli_errors_are_one_line_with_exit_code(tmp_path: Path) -> None:
