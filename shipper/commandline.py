@@ -53,7 +53,9 @@ class LogferryGroup(click.Group):
         try:
             return super().main(*args, **kwargs)
         except LogferryError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+            # A config with several mistakes: one line for each, so all are fixed in one go.
+            for line in exc.problems if isinstance(exc, ConfigError) else (str(exc),):
+                click.secho(f"error: {line}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import orjson
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
-    field_validator,
+    model_validator,
 )
 
+from shipper import settings
 from shipper.errors import ConfigError
 from shipper.sinks import KafkaSinkConfig, build_sink
 from shipper.sources import FileSourceConfig
@@ -31,7 +27,7 @@ __all__ = [
     "OutputConfig",
     "ServiceConfig",
     "ShipperConfig",
-    "env_overrides",
+    "env_names",
     "load_config",
     "load_model",
     "masked",
@@ -49,10 +45,7 @@ HostPort = Annotated[str, AfterValidator(_host_port)]
 """A listen address written ``HOST:PORT`` (the /metrics endpoints of the shipper and indexer)."""
 
 ENV_PREFIX = "SHIPPER_"
-_YAML_ONLY = frozenset({"pipeline"})
-"""Top-level keys that have no environment variable (too structured for one)."""
 M = TypeVar("M", bound=BaseModel)
-_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ServiceConfig(BaseModel):
@@ -84,11 +77,13 @@ class OutputConfig(BaseModel):
         description="A larger serialised event has its message cut to fit and is tagged _truncated.",
     )
 
-    @field_validator("url")
-    @classmethod
-    def _known_scheme(cls, url: str) -> str:
-        build_sink(url, KafkaSinkConfig())  # raises ConfigError naming what is wrong
-        return url
+    @model_validator(mode="after")
+    def _known_scheme(self) -> OutputConfig:
+        try:
+            build_sink(self.url, KafkaSinkConfig())
+        except ConfigError as exc:  # its message names the key ("output: ..."): one problem
+            raise ValueError(str(exc).removeprefix("output: ")) from exc
+        return self
 
 
 class ShipperConfig(BaseModel):
@@ -140,103 +135,11 @@ class ShipperConfig(BaseModel):
     )
 
 
-def _leaf_fields(
-    model: type[BaseModel], prefix: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], Any]]:
-    for name, field in model.model_fields.items():
-        path = (*prefix, name)
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            yield from _leaf_fields(annotation, path)
-        else:
-            yield path, annotation
-
-
 def env_names(
     model: type[BaseModel] | None = None, env_prefix: str = ENV_PREFIX
 ) -> dict[str, tuple[str, ...]]:
     """Every SHIPPER_* (or *env_prefix*) variable and the config key it sets (the pipeline is set in YAML only)."""
-    return {
-        env_prefix + "_".join(path).upper(): path
-        for path, _ in _leaf_fields(model or ShipperConfig)
-        if path[0] not in _YAML_ONLY
-    }
-
-
-def _parse_env_value(raw: str, annotation: Any) -> Any:
-    if "list" in str(annotation):
-        stripped = raw.strip()
-        if stripped.startswith("["):
-            return orjson.loads(stripped)
-        return [item.strip() for item in stripped.split(",") if item.strip()]
-    return raw  # pydantic coerces strings to numbers, booleans and paths
-
-
-def env_overrides(
-    environ: Mapping[str, str], model: type[BaseModel] | None = None, env_prefix: str = ENV_PREFIX
-) -> dict[str, Any]:
-    """The nested overrides that SHIPPER_* (or *env_prefix*) variables give."""
-    model = model or ShipperConfig
-    annotations = dict(_leaf_fields(model))
-    result: dict[str, Any] = {}
-    for name, path in env_names(model, env_prefix).items():
-        if name in environ:
-            _set(result, path, _parse_env_value(environ[name], annotations[path]))
-    return result
-
-
-def _set(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    for key in path[:-1]:
-        tree = tree.setdefault(key, {})
-    tree[path[-1]] = value
-
-
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _interpolate(value: Any, environ: Mapping[str, str], where: str) -> Any:
-    if isinstance(value, str):
-
-        def substitute(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
-            raise ConfigError(
-                f"{where}: ${{{name}}} is not set (give a default with ${{{name}:-value}})"
-            )
-
-        return _INTERPOLATION.sub(substitute, value)
-    if isinstance(value, dict):
-        return {
-            k: _interpolate(v, environ, f"{where}.{k}" if where else str(k))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_interpolate(v, environ, f"{where}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path}: not valid YAML: {exc}") from exc
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"config file {path}: the top level must be a mapping of settings")
-    return loaded
+    return settings.env_names(model or ShipperConfig, env_prefix)
 
 
 def load_model(
@@ -247,17 +150,7 @@ def load_model(
     env_prefix: str = ENV_PREFIX,
 ) -> M:
     """*model* from a YAML file (with ${VAR} interpolation), then *env_prefix* env vars, then *overrides* (flags)."""
-    environ = os.environ if environ is None else environ
-    data = _interpolate(_read_yaml(path), environ, "") if path else {}
-    data = _merge(data, env_overrides(environ, model, env_prefix))
-    data = _merge(data, dict(overrides or {}))
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "config"
-        message = error["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{key}: {message}" + (f" (in {path})" if path else "")) from exc
+    return settings.load_model(model, path, overrides, environ, env_prefix)
 
 
 def load_config(

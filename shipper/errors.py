@@ -45,9 +45,16 @@ class LogferryError(Exception):
 
 
 class ConfigError(LogferryError):
-    """A configuration value is invalid; the message names the key."""
+    """A configuration value is invalid; the message names the key.
+
+    A config with several mistakes is one error with several *problems*, one line each.
+    """
 
     exit_code = 2
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems or ("invalid configuration",)
 
 
 class ElasticsearchError(LogferryError):
