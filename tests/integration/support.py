@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from loadtest.harness.launch import free_port as free_port  # the one way to pick a port
 from shipper.process import Supervised, spawn
+from tests.prometheus_text import sample_value
 
 
 @dataclass
@@ -211,6 +212,14 @@ class ServiceProcess:
             body: str = response.read().decode()
             return body
 
+    def metric(self, name: str, /, *, default: float | None = None, **labels: str) -> float:
+        """The value of the series *name* whose labels include *labels* (summed if several).
+
+        A series that is not exposed fails the test (see :func:`tests.prometheus_text.sample_value`);
+        ``default=0.0`` only where absent legitimately means zero.
+        """
+        return sample_value(self.metrics(), name, labels, default=default)
+
 
 @dataclass
 class ShipperProcess(ServiceProcess):
@@ -237,16 +246,6 @@ class ShipperProcess(ServiceProcess):
             self.config = config
         self.config_path.write_text(yaml.safe_dump(self.full_config()))
 
-    def metric(self, name: str, **labels: str) -> float:
-        """The value of one sample (0 when absent)."""
-        wanted = name + (
-            "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else ""
-        )
-        for line in self.metrics().splitlines():
-            if line.startswith(wanted + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
-
     def rss_bytes(self) -> int:
         assert self.proc is not None
         rss: int = self.proc.process.memory_info().rss
@@ -258,12 +257,24 @@ class ShipperProcess(ServiceProcess):
 
 
 def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.2) -> None:
-    """Poll *predicate* until true; fail after *timeout_s*."""
+    """Poll *predicate* until true; fail after *timeout_s*.
+
+    An AssertionError from *predicate* (a series not exposed yet, e.g. a per-partition gauge
+    before the partitions are assigned) means "not yet"; still raised at the deadline, it is
+    the failure's reason.
+    """
     deadline = time.monotonic() + timeout_s
+    last: AssertionError | None = None
     while time.monotonic() < deadline:
-        if predicate():
-            return
+        try:
+            if predicate():
+                return
+            last = None
+        except AssertionError as exc:
+            last = exc
         time.sleep(interval_s)
+    if last is not None:
+        raise AssertionError(f"condition not met within {timeout_s}s: {last}") from last
     raise AssertionError(f"condition not met within {timeout_s}s")
 
 

@@ -199,20 +199,6 @@ class IndexerProcess(ServiceProcess):
     name: str = "indexer"
     command: ClassVar[str] = "index"
 
-    def metric(self, name: str, **labels: str) -> float:
-        """Sum of the samples of *name* whose labels include *labels* (0 when absent)."""
-        total = 0.0
-        for text in self.metrics().splitlines():
-            if text.startswith("#"):
-                continue
-            sample, _, value = text.rpartition(" ")
-            metric, _, label_text = sample.partition("{")
-            if metric != name:
-                continue
-            if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
-                total += float(value)
-        return total
-
     def readyz(self) -> tuple[int, dict[str, Any]]:
         try:
             with urllib.request.urlopen(f"{self.metrics_url}/readyz", timeout=5) as r:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from pipelines.metrics import HTTP_DURATION_BUCKETS_S, BucketCounts
 from shipper.metrics import BatchHistogram
+from tests.prometheus_text import sample_value, samples, series
+
+SUM: str = 'd_seconds_sum{service="orders"}'
 
 
 def _exposition(histogram_class: type[Histogram], values: list[float]) -> str:
@@ -25,8 +30,17 @@ def _exposition(histogram_class: type[Histogram], values: list[float]) -> str:
     else:
         for value in values:
             child.observe(value)
-    lines = generate_latest(registry).decode().splitlines()
-    return "\n".join(line for line in lines if "_created" not in line)
+    return generate_latest(registry).decode()
+
+
+def _families(exposition: str) -> list[tuple[str, str, str]]:
+    """Name, type and help of each family."""
+    return [(f.name, f.type, f.documentation) for f in text_string_to_metric_families(exposition)]
+
+
+def _series(exposition: str) -> dict[str, float]:
+    """Every series but the ``_created`` timestamps."""
+    return {series(s): s.value for s in samples(exposition) if not s.name.endswith("_created")}
 
 
 def test_bucket_counts_match_observe_one_by_one() -> None:
@@ -34,12 +48,13 @@ def test_bucket_counts_match_observe_one_by_one() -> None:
     values = [rng.expovariate(1 / 0.2) for _ in range(5_000)]
     values += [*HTTP_DURATION_BUCKETS_S, 0.0, 31.0, 1e6]  # on every bound, below all, past all
     expected = _exposition(Histogram, values)
-    assert 'd_seconds_bucket{le="+Inf",service="orders"} 5017.0' in expected
+    batched = _exposition(BatchHistogram, values)
+    assert sample_value(expected, "d_seconds_bucket", {"le": "+Inf", "service": "orders"}) == 5017
+    assert _families(batched) == _families(expected)
+    want, got = _series(expected), _series(batched)
     # The sums may differ in the last bits (added in another order).
-    assert (
-        _exposition(BatchHistogram, values).split("d_seconds_sum")[0]
-        == expected.split("d_seconds_sum")[0]
-    )
+    assert got.pop(SUM) == pytest.approx(want.pop(SUM))
+    assert got == want
 
 
 def test_a_value_on_a_bound_counts_in_that_bucket() -> None:
