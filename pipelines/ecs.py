@@ -439,6 +439,7 @@ class Ecs:
             code.append(f"    event[{key!r}] = k{index}.copy()")
         made = {0}
         steps = plan.steps
+        paths: dict[int, tuple[str, ...]] = {0: ()}
         for index, (_key, slot, leaf, *_) in enumerate(plan.moves):
             chain = []
             up = slot
@@ -447,13 +448,13 @@ class Ecs:
                 up = steps[up][0]
             for parent in reversed(chain):
                 above, name = steps[parent]
-                code.append(
-                    f"    s{parent} = {'event' if above == 0 else f's{above}'}.get({name!r})"
-                )
-                code.append(
-                    f"    if s{parent} is None: s{parent} = "
-                    f"{'event' if above == 0 else f's{above}'}[{name!r}] = {{}}"
-                )
+                node = "event" if above == 0 else f"s{above}"
+                paths[parent] = (*paths[above], name)
+                if paths[parent] in parents:  # there may be one already (_resolve())
+                    code.append(f"    s{parent} = {node}.get({name!r})")
+                    code.append(f"    if s{parent} is None: s{parent} = {node}[{name!r}] = {{}}")
+                else:  # there is none: this field is the first in it
+                    code.append(f"    s{parent} = {node}[{name!r}] = {{}}")
                 made.add(parent)
             code.append(f"    {'event' if slot == 0 else f's{slot}'}[{leaf!r}] = c{index}")
         if plan.kept:  # _stay(), unrolled
