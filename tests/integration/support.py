@@ -167,10 +167,9 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}"
-                )
+            code = self.proc.poll()
+            if code is not None:
+                raise AssertionError(f"{self.name} exited with {code}:\n{self.tail()}")
             try:
                 urllib.request.urlopen(f"{self.metrics_url}/healthz", timeout=1).close()
                 return
