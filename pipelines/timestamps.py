@@ -271,8 +271,11 @@ class Timestamp:
         self._micros = config.precision == "us"
         self._namespace = context.namespace
         self._now = context.now
-        # Fast path, no strptime formats configured: (head, is UTC) → UTC "YYYY-MM-DDTHH:MM:SS".
-        self._prefixes: dict[tuple[str, bool], str] | None = None if config.formats else {}
+        # Fast path, no strptime formats configured: head → UTC "YYYY-MM-DDTHH:MM:SS", one cache
+        # per "is UTC" (indexed by the bool: cheaper than a (head, utc) key).
+        self._prefixes: tuple[dict[str, str], dict[str, str]] | None = (
+            None if config.formats else ({}, {})
+        )
         self._tails: dict[str, tuple[bool, str]] = {}  # ",123" → (False, ".123Z")
 
     def __call__(self, event: Event) -> Event:
@@ -358,7 +361,8 @@ class Timestamp:
                 return None
         utc, suffix = tail
         head = text[:19]
-        prefix = prefixes.get((head, utc))
+        cache = prefixes[utc]
+        prefix = cache.get(head)
         if prefix is None:
             if text[13] != ":" or text[16] != ":" or text[10] not in "T ":
                 return None
@@ -366,9 +370,9 @@ class Timestamp:
             if seconds is None:
                 return None
             prefix = self._format(seconds * 1_000_000)[:19]
-            if len(prefixes) >= _CACHE_MAX:
-                prefixes.clear()
-            prefixes[(head, utc)] = prefix
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[head] = prefix
         return prefix + suffix
 
     def _tail(self, rest: str) -> tuple[bool, str] | None:
