@@ -413,15 +413,27 @@ class Ecs:
             "_SCALARS": _SCALARS,
             "_level": self._level.cache.get,
         }
+        # Per kind: the lines that leave c{i} converted, or return None if it does not convert.
         converts = {
-            _STR: "{v} if type({v}) is str else _keyword({v})",
-            _INT: "{v} if type({v}) is int else _long({v})",
-            _FLOAT: "_double({v})",
-            _BOOL: "_boolean({v})",
-            _IP: "_ip({v})",
-            _SCALAR: "{v} if type({v}) in _SCALARS else None",
-            _LEVEL: "_level({v}) if type({v}) is str else None",  # unseen: the loop learns it
-            _URL_PATH: "{v} if type({v}) is str and '?' not in {v} else None",  # no query
+            _STR: [  # _keyword() for what is not a string already
+                "if type({v}) is not str:",
+                "    {v} = _keyword({v})",
+                "    if {v} is None: return None",
+            ],
+            _INT: [
+                "if type({v}) is not int:",
+                "    {v} = _long({v})",
+                "    if {v} is None: return None",
+            ],
+            _FLOAT: ["{v} = _double({v})", "if {v} is None: return None"],
+            _BOOL: ["{v} = _boolean({v})", "if {v} is None: return None"],
+            _IP: ["{v} = _ip({v})", "if {v} is None: return None"],
+            _SCALAR: ["if type({v}) not in _SCALARS: return None"],
+            _LEVEL: [  # a spelling not seen yet: the loop learns it
+                "{v} = _level({v}) if type({v}) is str else None",
+                "if {v} is None: return None",
+            ],
+            _URL_PATH: ["if type({v}) is not str or '?' in {v}: return None"],  # no query
         }
         code = ["def unrolled(event, app):"]
         for index, (key, _slot, _leaf, _as_is, kind, _tag) in enumerate(plan.moves):
@@ -429,8 +441,7 @@ class Ecs:
             if convert is None:  # a stack trace
                 return None
             code.append(f"    c{index} = app[{key!r}]")
-            code.append(f"    c{index} = {convert.format(v=f'c{index}')}")
-            code.append(f"    if c{index} is None: return None")
+            code += [f"    {line.format(v=f'c{index}')}" for line in convert]
         tops = {field.split(".", 1)[0] for field in fields}
         for index, (key, values) in enumerate(constants.items()):  # add_constants(), unrolled
             if key in tops:  # (parse's usual event has none of them: only then is this usual)
