@@ -10,7 +10,7 @@ import click
 from loadtest.app.config import AppConfig
 from loadtest.demo.config import DemoConfig
 from loadtest.harness.config import RunConfig
-from shipper.commandline import LogferryGroup, model_from_options, model_options
+from shipper.commandline import LogferryGroup, flag, model_from_options, model_options
 
 __all__ = ["main"]
 
@@ -37,62 +37,40 @@ def app(**values: Any) -> None:
     serve(model_from_options(AppConfig, values))
 
 
-def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    """`90`, `90s`, `2m`, `1m30s` → seconds."""
-    from loadtest.harness.rules import parse_duration
-
-    if value is None:
-        return None
-    try:
-        return float(value) if value.replace(".", "", 1).isdigit() else parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a duration (e.g. 90s, 2m)") from exc
-
-
 def _scenario_names() -> list[str]:
     from loadtest.scenarios.catalog import SCENARIOS
 
     return list(SCENARIOS)
 
 
+_RUN_FLAGS = {"scenario", "duration_s", "expect_firing", "expect_quiet"}
+
+
 @main.command("run")
-@click.option(
-    "--scenario",
-    required=True,
-    type=click.Choice(_scenario_names()),
-    envvar="LOADTEST_RUN_SCENARIO",
-    show_envvar=True,
-    help="Scenario to run (`loadtest scenarios` describes them).",
-)
-@click.option(
-    "--duration",
-    "duration_s",
-    callback=_duration,
-    envvar="LOADTEST_RUN_DURATION_S",
-    show_envvar=True,
-    help="Length of the load (90, 90s, 2m); the scenario's phases are scaled to it. "
-    "[default: the scenario's]",
-)
-@click.option(
-    "--expect-firing",
-    multiple=True,
-    envvar="LOADTEST_RUN_EXPECT_FIRING",
-    show_envvar=True,
-    metavar="ALERT",
-    help="An alert that must fire, on top of the scenario's (repeatable).",
-)
-@click.option(
-    "--expect-quiet",
-    multiple=True,
-    envvar="LOADTEST_RUN_EXPECT_QUIET",
-    show_envvar=True,
-    metavar="ALERT",
-    help="An alert that must stay quiet, on top of the scenario's (repeatable).",
-)
 @model_options(
     RunConfig,
     "LOADTEST_RUN_",
-    exclude=frozenset({"scenario", "duration_s", "expect_firing", "expect_quiet"}),
+    flags=[
+        flag("scenario", type=click.Choice(_scenario_names())),
+        flag(
+            "duration_s",
+            "--duration",
+            type=str,
+            help="Length of the load (90, 90s, 2m); the scenario's phases are scaled to it. "
+            "Unset: the scenario's own.",
+        ),
+        flag(
+            "expect_firing",
+            metavar="ALERT",
+            help="An alert that must fire, on top of the scenario's (repeatable).",
+        ),
+        flag(
+            "expect_quiet",
+            metavar="ALERT",
+            help="An alert that must stay quiet, on top of the scenario's (repeatable).",
+        ),
+        *(name for name in RunConfig.model_fields if name not in _RUN_FLAGS),
+    ],
 )
 def run(**values: Any) -> None:
     """Drive a scenario's traffic at the demo app and check the alerts it must (not) fire.

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import click
-from pydantic import BaseModel, ValidationError
+from click.core import ParameterSource
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from shipper.errors import ConfigError, LogferryError
+from shipper.settings import YAML_ONLY, env_names, leaf_fields, load_model
 
-__all__ = ["LogferryGroup", "model_from_options", "model_options"]
+__all__ = [
+    "Flag",
+    "LogferryGroup",
+    "SettingOption",
+    "env_epilog",
+    "flag",
+    "given_settings",
+    "model_from_options",
+    "model_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=BaseModel)
@@ -67,42 +81,162 @@ class LogferryGroup(click.Group):
             sys.exit(exc.exit_code)
 
 
+@dataclass(frozen=True)
+class Flag:
+    """The flag of one setting: its dotted key in the model, its name (default: ``--`` and the
+    last part of the key in kebab-case) and any other click option arguments (``metavar``,
+    ``type``, ``help``…)."""
+
+    key: str
+    name: str | None = None
+    click_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def flag(key: str, name: str | None = None, **click_options: Any) -> Flag:
+    """A :class:`Flag` for the setting *key*, e.g. ``flag("output.url", "--output")``."""
+    return Flag(key, name, click_options)
+
+
+class SettingOption(click.Option):
+    """A flag that sets one setting of a model. Its help shows the setting's environment variable
+    and default, both from the model; the value of the variable is read by the settings layer
+    (:func:`shipper.settings.load_model`), with the file, not by click."""
+
+    def __init__(
+        self, *args: Any, setting_key: tuple[str, ...], env_prefix: str, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting_key = setting_key
+        self.env_prefix = env_prefix
+
+    def value_from_envvar(self, ctx: click.Context) -> Any:
+        return None  # the settings layer reads it, below the flags and above the file
+
+
+def _field(model: type[BaseModel], key: tuple[str, ...]) -> FieldInfo:
+    fields = dict(leaf_fields(model))
+    if key not in fields:
+        raise KeyError(f"{model.__name__} has no setting {'.'.join(key)}")
+    return fields[key]
+
+
+def _setting_option(model: type[BaseModel], env_prefix: str, spec: Flag) -> Callable[[F], F]:
+    key = tuple(spec.key.split("."))
+    info = _field(model, key)
+    annotation = info.annotation
+    many = get_origin(annotation) in (list, tuple)
+    options: dict[str, Any] = {
+        "type": _click_type(get_args(annotation)[0] if many else annotation),
+        "multiple": many,
+        "help": info.description or "",
+        "show_envvar": True,
+        "envvar": env_prefix + "_".join(key).upper() if key[0] not in YAML_ONLY else None,
+    }
+    default = info.get_default(call_default_factory=True)
+    if default is not None and default is not PydanticUndefined:
+        options["default"] = list(default) if many else default
+        options["show_default"] = True
+    options.update(spec.click_options)
+    name = spec.name or f"--{key[-1].replace('_', '-')}"
+    return click.option(
+        name,
+        "__".join(key),
+        cls=SettingOption,
+        setting_key=key,
+        env_prefix=env_prefix,
+        **options,
+    )
+
+
 def model_options(
-    model: type[BaseModel], env_prefix: str, *, exclude: frozenset[str] = frozenset()
+    model: type[BaseModel],
+    env_prefix: str,
+    *,
+    flags: Iterable[str | Flag] | None = None,
+    exclude: frozenset[str] = frozenset(),
+    config_envvar: str | None = None,
 ) -> Callable[[F], F]:
-    """Add one `--field-name` option per field of *model* (but *exclude*), readable from
-    `{env_prefix}FIELD_NAME`."""
+    """Add one flag per setting of *model* named in *flags* (dotted keys, or :func:`flag`), or,
+    without *flags*, one ``--field-name`` per top-level field but *exclude*. With
+    *config_envvar*, also ``--config FILE``, read from that variable too.
+
+    The flags, the ``{env_prefix}KEY_PATH`` variables and the file are layered by
+    :func:`model_from_options`.
+    """
+    if flags is None:
+        specs = [Flag(name) for name in model.model_fields if name not in exclude]
+    else:
+        specs = [spec if isinstance(spec, Flag) else Flag(spec) for spec in flags]
+    decorators = [_setting_option(model, env_prefix, spec) for spec in specs]
+    if config_envvar is not None:
+        decorators.insert(
+            0,
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(path_type=Path, dir_okay=False),
+                envvar=config_envvar,
+                show_envvar=True,
+                help="YAML config file (${VAR} and ${VAR:-default} are interpolated).",
+            ),
+        )
 
     def decorate(func: F) -> F:
-        for name, field in reversed(model.model_fields.items()):
-            if name in exclude:
-                continue
-            option = click.option(
-                f"--{name.replace('_', '-')}",
-                name,
-                type=_click_type(field.annotation),
-                default=None,
-                envvar=f"{env_prefix}{name.upper()}",
-                show_envvar=True,
-                help=(field.description or "")
-                + ("" if field.default is None else f" [default: {field.default}]"),
-            )
-            func = option(func)
+        for decorator in reversed(decorators):
+            func = decorator(func)
         return func
 
     return decorate
 
 
-def model_from_options(model: type[M], values: dict[str, Any]) -> M:
-    """Build *model* from the options given (unset ones keep the model's defaults)."""
-    given = {
-        key: value
-        for key, value in values.items()
-        if key in model.model_fields and value is not None
-    }
-    try:
-        return model(**given)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{key}: {first['msg']}") from exc
+def given_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings given as flags on this command line, as a nested mapping (flags left out
+    are not in it: the environment or the file give those, or the model's default)."""
+    ctx = click.get_current_context()
+    given: dict[str, Any] = {}
+    for param in ctx.command.params:
+        if not isinstance(param, SettingOption) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+            continue
+        tree = given
+        for part in param.setting_key[:-1]:
+            tree = tree.setdefault(part, {})
+        tree[param.setting_key[-1]] = values[param.name]
+    return given
+
+
+def model_from_options(
+    model: type[M], values: Mapping[str, Any], *, extra: Mapping[str, Any] | None = None
+) -> M:
+    """*model* from the file of ``--config`` (if the command has it), then the environment, then
+    the flags given and *extra* (dotted keys, e.g. ``{"retention.days": 7}``)."""
+    ctx = click.get_current_context()
+    prefixes = {p.env_prefix for p in ctx.command.params if isinstance(p, SettingOption)}
+    overrides = given_settings(values)
+    for dotted, value in (extra or {}).items():
+        tree = overrides
+        *parents, last = dotted.split(".")
+        for part in parents:
+            tree = tree.setdefault(part, {})
+        tree[last] = value
+    return load_model(
+        model, values.get("config_path"), overrides, env_prefix=prefixes.pop() if prefixes else ""
+    )
+
+
+def env_epilog(model: type[BaseModel], env_prefix: str, settings: Iterable[str] = ()) -> str:
+    """The help epilog naming the environment variables of *model*: all of them, or those of the
+    *settings* the command reads (dotted keys or sections, e.g. ``"elasticsearch"``)."""
+    wanted = tuple(settings)
+
+    def read(key: tuple[str, ...]) -> bool:
+        dotted = ".".join(key)
+        return not wanted or any(dotted == w or dotted.startswith(f"{w}.") for w in wanted)
+
+    names = sorted(name for name, key in env_names(model, env_prefix).items() if read(key))
+    return (
+        "Every setting can also be set in the YAML file or by an environment variable: "
+        + ", ".join(names)
+        + ". Flags override environment variables, which override the file."
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shipper.resources import ALERT_RULES, ALERTMANAGER_CONFIG
 
@@ -97,6 +97,29 @@ class RunConfig(BaseModel):
     def alertmanager_file(self) -> Traversable:
         """The Alertmanager config to route with."""
         return self.alertmanager_config or ALERTMANAGER_CONFIG
+
+    @field_validator("scenario")
+    @classmethod
+    def _known_scenario(cls, value: str) -> str:
+        from loadtest.scenarios.catalog import SCENARIOS
+
+        if value not in SCENARIOS:
+            raise ValueError(f"no scenario {value!r}; known: {', '.join(SCENARIOS)}")
+        return value
+
+    @field_validator("duration_s", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        """`90`, `90s`, `2m`, `1m30s` → seconds (a flag or an environment variable)."""
+        if not isinstance(value, str):
+            return value
+        from loadtest.harness.rules import parse_duration
+
+        text = value.strip()
+        try:
+            return float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a duration (e.g. 90s, 2m)") from exc
 
     @model_validator(mode="after")
     def _given_parts_fit_together(self) -> RunConfig:

@@ -5,96 +5,49 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.table import Table
 
 from shipper.cli.output import out_console, progress
-from shipper.config import env_names
-from shipper.indexer.config import ENV_PREFIX, IndexerConfig, load_indexer_config
+from shipper.commandline import (
+    Flag,
+    env_epilog,
+    flag,
+    given_settings,
+    model_from_options,
+    model_options,
+)
+from shipper.indexer.config import ENV_PREFIX, IndexerConfig
 
-__all__ = ["ENV_HELP", "index", "indexer_config", "indexer_options", "retention"]
+__all__ = ["ES_FLAG", "KAFKA_FLAG", "index", "indexer_config", "indexer_options", "retention"]
+
+_RETENTION_SECTIONS = ("elasticsearch", "index", "retention")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ENV_HELP = (
-    "Every setting can also be set in the YAML file or by an environment variable: "
-    + ", ".join(sorted(env_names(IndexerConfig, ENV_PREFIX)))
-    + ". Flags override environment variables, which override the file."
+CONFIG_ENVVAR = "INDEXER_CONFIG"
+ES_FLAG = flag("elasticsearch.url", "--es")
+KAFKA_FLAG = flag("kafka.url", "--kafka")
+
+
+def indexer_options(*flags: str | Flag) -> Callable[[F], F]:
+    """--config and the flags of *flags* (settings of :class:`IndexerConfig`)."""
+    return model_options(IndexerConfig, ENV_PREFIX, flags=flags, config_envvar=CONFIG_ENVVAR)
+
+
+def indexer_config(values: dict[str, Any], **extra: Any) -> IndexerConfig:
+    """The effective config: file, then INDEXER_* variables, then the flags given, then *extra*
+    (dotted keys)."""
+    return model_from_options(IndexerConfig, values, extra=extra)
+
+
+@click.command(epilog=env_epilog(IndexerConfig, ENV_PREFIX))
+@indexer_options(
+    ES_FLAG, KAFKA_FLAG, flag("kafka.group_id", "--group"), "metrics_addr", "log_level"
 )
-
-
-def indexer_options(*, kafka: bool = True) -> Callable[[F], F]:
-    """--config, --es (and --kafka): where the indexer-side commands find their config and services."""
-
-    def decorate(func: F) -> F:
-        options = [
-            click.option(
-                "--config",
-                "config_path",
-                type=click.Path(path_type=Path, dir_okay=False),
-                envvar="INDEXER_CONFIG",
-                show_envvar=True,
-                help="YAML config file of the indexer (${VAR} and ${VAR:-default} are interpolated).",
-            ),
-            click.option(
-                "--es",
-                "es_url",
-                help="Elasticsearch URL(s), comma-separated. [default: http://127.0.0.1:9200]",
-            ),
-        ]
-        if kafka:
-            options.append(
-                click.option(
-                    "--kafka",
-                    "kafka_url",
-                    help="kafka://HOST:PORT[,HOST:PORT]/TOPIC. [default: kafka://127.0.0.1:9092/app-logs]",
-                )
-            )
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
-
-
-def indexer_config(
-    config_path: Path | None,
-    *,
-    es_url: str | None = None,
-    kafka_url: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> IndexerConfig:
-    """The effective config: file, then INDEXER_* variables, then these flags."""
-    overrides: dict[str, Any] = dict(extra or {})
-    if es_url:
-        overrides.setdefault("elasticsearch", {})["url"] = es_url
-    if kafka_url:
-        overrides.setdefault("kafka", {})["url"] = kafka_url
-    return load_indexer_config(config_path, overrides)
-
-
-@click.command(epilog=ENV_HELP)
-@indexer_options()
-@click.option("--group", help="Consumer group id. [default: logferry-indexer]")
-@click.option(
-    "--metrics-addr", help="HOST:PORT for /metrics, /healthz, /readyz. [default: 127.0.0.1:9109]"
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    help="Own log level. [default: info]",
-)
-def index(
-    config_path: Path | None,
-    es_url: str | None,
-    kafka_url: str | None,
-    group: str | None,
-    metrics_addr: str | None,
-    log_level: str | None,
-) -> None:
+def index(**values: Any) -> None:
     """Consume the shipper's topic and bulk-write each event into its daily Elasticsearch index.
 
     Offsets are committed only once every record before them is in Elasticsearch (created,
@@ -106,14 +59,7 @@ def index(
     from shipper.indexer.runner import Indexer
     from shipper.logs import configure_logging
 
-    extra: dict[str, Any] = {}
-    if group:
-        extra["kafka"] = {"group_id": group}
-    if metrics_addr:
-        extra["metrics_addr"] = metrics_addr
-    if log_level:
-        extra["log_level"] = log_level
-    config = indexer_config(config_path, es_url=es_url, kafka_url=kafka_url, extra=extra)
+    config = indexer_config(values)
     configure_logging(config.log_level)
     if config.log_level != "debug":
         # The client logs every request, and each outage twice; the indexer reports both itself.
@@ -121,27 +67,27 @@ def index(
     raise SystemExit(asyncio.run(Indexer(config).run()))
 
 
-@click.command(epilog=ENV_HELP)
-@indexer_options(kafka=False)
-@click.option(
-    "--days",
-    type=click.IntRange(min=1),
-    help="Keep this many days (overrides retention.days and retention.deadletter_days). [default: 30]",
+@click.command(epilog=env_epilog(IndexerConfig, ENV_PREFIX, _RETENTION_SECTIONS))
+@indexer_options(
+    ES_FLAG,
+    flag(
+        "retention.days",
+        "--days",
+        type=click.IntRange(min=1),
+        help="Keep this many days (overrides retention.days and retention.deadletter_days).",
+    ),
 )
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
-def retention(
-    config_path: Path | None, es_url: str | None, days: int | None, dry_run: bool
-) -> None:
+def retention(dry_run: bool, **values: Any) -> None:
     """Delete the daily indices whose day (from the name) is more than --days ago.
 
     Only indices whose whole name is of the configured pattern (logs and dead letters) are
     considered; today's and future days are never deleted. Works on clusters without ILM;
     `shipper index` runs the same sweep every retention.interval_s.
     """
-    extra: dict[str, Any] = {}
-    if days is not None:
-        extra["retention"] = {"days": days, "deadletter_days": days}
-    config = indexer_config(config_path, es_url=es_url, extra=extra)
+    days = given_settings(values).get("retention", {}).get("days")
+    extra = {} if days is None else {"retention.deadletter_days": days}
+    config = indexer_config(values, **extra)
     asyncio.run(_retention(config, dry_run))
 
 

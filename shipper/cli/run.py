@@ -9,89 +9,30 @@ from typing import Any
 import click
 import yaml
 
-from shipper.config import env_names, load_config, masked
+from shipper.commandline import env_epilog, flag, given_settings, model_options
+from shipper.config import ENV_PREFIX, ShipperConfig, load_config, masked
 from shipper.logs import configure_logging
 
 __all__ = ["check_config", "run"]
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="SHIPPER_CONFIG",
-    show_envvar=True,
-    help="YAML config file (${VAR} and ${VAR:-default} are interpolated).",
+_options = model_options(
+    ShipperConfig,
+    ENV_PREFIX,
+    config_envvar="SHIPPER_CONFIG",
+    flags=[
+        flag("input.paths", "--path", help="Glob of files to tail (repeatable)."),
+        flag("output.url", "--output"),
+        flag("state_dir", type=click.Path(path_type=Path, file_okay=False)),
+        "metrics_addr",
+        flag("service.name", "--service"),
+        "log_level",
+    ],
 )
-
-
-def _overrides(
-    paths: tuple[str, ...],
-    output: str | None,
-    state_dir: Path | None,
-    metrics_addr: str | None,
-    service: str | None,
-    log_level: str | None,
-) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if paths:
-        overrides["input"] = {"paths": list(paths)}
-    if output:
-        overrides["output"] = {"url": output}
-    if state_dir:
-        overrides["state_dir"] = state_dir
-    if metrics_addr:
-        overrides["metrics_addr"] = metrics_addr
-    if service:
-        overrides["service"] = {"name": service}
-    if log_level:
-        overrides["log_level"] = log_level
-    return overrides
-
-
-def _common_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            _config_option,
-            click.option(
-                "--path",
-                "paths",
-                multiple=True,
-                help="Glob of files to tail (repeatable). [default: logs/app.log]",
-            ),
-            click.option(
-                "--output",
-                help="kafka://HOST:PORT[,HOST:PORT]/TOPIC, file:///PATH or console. [default: kafka://127.0.0.1:9092/app-logs]",
-            ),
-            click.option(
-                "--state-dir",
-                type=click.Path(path_type=Path, file_okay=False),
-                help="Checkpoint directory. [default: .shipper-state]",
-            ),
-            click.option(
-                "--metrics-addr",
-                help="HOST:PORT for /metrics, /healthz, /readyz. [default: 127.0.0.1:9108]",
-            ),
-            click.option("--service", help="service.name of the events. [default: app]"),
-            click.option(
-                "--log-level",
-                type=click.Choice(["debug", "info", "warning", "error"]),
-                help="Own log level. [default: info]",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-_ENV_HELP = (
-    "Every setting can also be set by an environment variable: "
-    + ", ".join(sorted(env_names()))
-    + "."
-)
+_ENV_HELP = env_epilog(ShipperConfig, ENV_PREFIX)
 
 
 @click.command(epilog=_ENV_HELP)
-@_common_options
+@_options
 def run(config_path: Path | None, **flags: Any) -> None:
     """Tail log files, enrich each line, publish it; checkpoints only what the output acknowledged.
 
@@ -101,7 +42,7 @@ def run(config_path: Path | None, **flags: Any) -> None:
     """
     from shipper.runner import Shipper
 
-    overrides = _overrides(**flags)
+    overrides = given_settings(flags)
     config = load_config(config_path, overrides)
     configure_logging(config.log_level)
     code = asyncio.run(Shipper(config, config_path=config_path, overrides=overrides).run())
@@ -109,8 +50,12 @@ def run(config_path: Path | None, **flags: Any) -> None:
 
 
 @click.command("check-config", epilog=_ENV_HELP)
-@_common_options
+@_options
 def check_config(config_path: Path | None, **flags: Any) -> None:
-    """Validate the configuration and print the effective one (secrets masked); exit 2 if invalid."""
-    config = load_config(config_path, _overrides(**flags))
+    """Validate the configuration and print the effective one (secrets masked); exit 2 if invalid.
+
+    Every problem is reported at once, one line each, naming its key (and the key meant, for a
+    misspelt one).
+    """
+    config = load_config(config_path, given_settings(flags))
     click.echo(yaml.safe_dump(masked(config), sort_keys=False), nl=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import click
@@ -11,12 +10,21 @@ import orjson
 from rich.table import Table
 from rich.text import Text
 
-from shipper.cli.index import ENV_HELP, indexer_config, indexer_options
+from shipper.cli.index import ES_FLAG, indexer_config, indexer_options
 from shipper.cli.output import out_console, progress
-from shipper.indexer.config import IndexerConfig
+from shipper.commandline import env_epilog
+from shipper.indexer.config import ENV_PREFIX, IndexerConfig
 from shipper.indexer.search import SearchRequest, row_of, search_request, trace_request
 
 __all__ = ["search", "trace"]
+
+_SECTIONS = (
+    "elasticsearch",
+    "index.index_pattern",
+    "index.default_service",
+    "index.deadletter_pattern",
+)
+"""What search and trace read: the cluster, and the names of the indices to search (and skip)."""
 
 _LEVEL_STYLES = {
     "debug": "dim",
@@ -27,9 +35,9 @@ _LEVEL_STYLES = {
 }
 
 
-@click.command(epilog=ENV_HELP)
+@click.command(epilog=env_epilog(IndexerConfig, ENV_PREFIX, _SECTIONS))
 @click.argument("query", default="*")
-@indexer_options(kafka=False)
+@indexer_options(ES_FLAG)
 @click.option("--since", default="15m", help="How far back: 30s, 15m, 2h, 7d, 1w, or 'all'.")
 @click.option("--service", help="Only this service's indices.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, help="Most events shown.")
@@ -37,42 +45,29 @@ _LEVEL_STYLES = {
     "--json", "as_json", is_flag=True, help="One JSON document per line instead of a table."
 )
 def search(
-    query: str,
-    config_path: Path | None,
-    es_url: str | None,
-    since: str,
-    service: str | None,
-    limit: int,
-    as_json: bool,
+    query: str, since: str, service: str | None, limit: int, as_json: bool, **values: Any
 ) -> None:
     """Search the daily indices with a Lucene query string, newest first.
 
     Bare words search message and the error fields; name fields for the rest:
     `log.level:error AND url.path:"/checkout"`, `http.response.status_code:>=500`, `app.order_id:42`.
     """
-    config = indexer_config(config_path, es_url=es_url)
+    config = indexer_config(values)
     request = search_request(query, config.index, since=since, service=service, limit=limit)
     asyncio.run(_show(config, request, as_json, f"{query!r} since {since}"))
 
 
-@click.command(epilog=ENV_HELP)
+@click.command(epilog=env_epilog(IndexerConfig, ENV_PREFIX, _SECTIONS))
 @click.argument("correlation_id")
-@indexer_options(kafka=False)
+@indexer_options(ES_FLAG)
 @click.option("--since", default="all", help="How far back: 30s, 15m, 2h, 7d, 1w, or 'all'.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=1000, help="Most events shown.")
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON document per line instead of a table."
 )
-def trace(
-    correlation_id: str,
-    config_path: Path | None,
-    es_url: str | None,
-    since: str,
-    limit: int,
-    as_json: bool,
-) -> None:
+def trace(correlation_id: str, since: str, limit: int, as_json: bool, **values: Any) -> None:
     """Every event of one correlation ID (trace.id, transaction.id or http.request.id), in time order, across services."""
-    config = indexer_config(config_path, es_url=es_url)
+    config = indexer_config(values)
     request = trace_request(correlation_id, config.index, since=since, limit=limit)
     asyncio.run(
         _show(config, request, as_json, f"events of {correlation_id!r}", newest_first=False)

@@ -4,20 +4,23 @@ the Kibana saved objects, idempotently."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from shipper.cli.index import ENV_HELP, indexer_config, indexer_options
+from shipper.cli.index import ES_FLAG, KAFKA_FLAG, indexer_config, indexer_options
 from shipper.cli.output import out_console, progress
-from shipper.indexer.config import IndexerConfig
+from shipper.commandline import env_epilog, flag
+from shipper.indexer.config import ENV_PREFIX, IndexerConfig
 
 if TYPE_CHECKING:  # the runtime import waits for the command to run: `shipper --help` stays fast
     from shipper.indexer.setup import SetupStep
 
 __all__ = ["setup"]
+
+_SECTIONS = ("elasticsearch", "kafka", "kibana", "index", "retention")
+"""What setup reads: the cluster, the topic, Kibana, the index templates and ILM retention."""
 
 _COLOURS = {
     "created": "green",
@@ -29,34 +32,22 @@ _COLOURS = {
 }
 
 
-@click.command(epilog=ENV_HELP)
-@indexer_options()
+@click.command(epilog=env_epilog(IndexerConfig, ENV_PREFIX, _SECTIONS))
+@indexer_options(
+    ES_FLAG,
+    KAFKA_FLAG,
+    flag("kibana.url", "--kibana", metavar="URL"),
+    flag("kibana.username", "--kibana-username"),
+    flag(
+        "kibana.password",
+        "--kibana-password",
+        help="Kibana password (prefer INDEXER_KIBANA_PASSWORD: flags show in `ps`).",
+    ),
+)
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
 @click.option("--skip-kafka", is_flag=True, help="Leave the Kafka topic alone.")
 @click.option("--skip-elasticsearch", is_flag=True, help="Leave Elasticsearch alone.")
-@click.option(
-    "--kibana",
-    "kibana_url",
-    metavar="URL",
-    help="Also import the saved objects of dashboards/kibana/ into the Kibana at URL "
-    "(http(s)://HOST:PORT, with its base path and /s/SPACE if any). [default: none: Kibana is left alone]",
-)
-@click.option("--kibana-username", help="Kibana user. [default: the Elasticsearch credentials]")
-@click.option(
-    "--kibana-password",
-    help="Kibana password (prefer INDEXER_KIBANA_PASSWORD: flags show in `ps`).",
-)
-def setup(
-    config_path: Path | None,
-    es_url: str | None,
-    kafka_url: str | None,
-    dry_run: bool,
-    skip_kafka: bool,
-    skip_elasticsearch: bool,
-    kibana_url: str | None,
-    kibana_username: str | None,
-    kibana_password: str | None,
-) -> None:
+def setup(dry_run: bool, skip_kafka: bool, skip_elasticsearch: bool, **values: Any) -> None:
     """Install what the pipeline needs; a second run changes nothing and says so.
 
     Elasticsearch: the component templates (settings; ECS mappings from index-templates/), the
@@ -67,19 +58,7 @@ def setup(
     kibana.url): the data views, saved searches, visualizations and dashboard of
     dashboards/kibana/, imported with overwrite when Kibana does not hold them as the files say.
     """
-    kibana: dict[str, Any] = {}
-    if kibana_url:
-        kibana["url"] = kibana_url
-    if kibana_username:
-        kibana["username"] = kibana_username
-    if kibana_password:
-        kibana["password"] = kibana_password
-    config = indexer_config(
-        config_path,
-        es_url=es_url,
-        kafka_url=kafka_url,
-        extra={"kibana": kibana} if kibana else None,
-    )
+    config = indexer_config(values)
     asyncio.run(_setup(config, dry_run, not skip_elasticsearch, not skip_kafka))
 
 
