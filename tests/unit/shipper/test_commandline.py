@@ -51,7 +51,7 @@ def test_each_flag_shows_its_env_var_and_the_model_default(
     command: list[str], env_var: str, default: str
 ) -> None:
     text = " ".join(_help(*command).split())
-    assert env_var in text and default in text
+    assert f"env var: {env_var}" in text and default in text
 
 
 def test_env_vars_sit_between_the_file_and_the_flags(tmp_path: Path) -> None:
