@@ -10,6 +10,12 @@ exactly, and hands the rest of the line to the later stages' generic ``__call__`
 without ``compile`` (or one that declines a key set) runs generically with everything after it.
 Either way the event is the one the stages make one by one, key order included
 (``tests/unit/pipelines/test_compiled_chain.py``).
+
+Only parse's usual event is compiled for (a non-empty JSON object without source tags, and no
+``keep_original``): it holds ``Parse.usual_fields`` besides the app object. Each compiled stage
+passes on the app's keys and the fields the event may hold after it (``None``: it does not
+say), so a later stage can decide from them too: ``redact`` that its walk is the app object's
+values alone, ``ecs`` which parent objects exist already.
 """
 
 from __future__ import annotations
