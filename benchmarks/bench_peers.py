@@ -249,7 +249,7 @@ def rsyslog_version() -> str:
     if shutil.which("rsyslogd") is None:
         return ""
     done = subprocess.run(["rsyslogd", "-v"], capture_output=True, text=True, check=False)
-    return done.stdout.splitlines()[0] if done.stdout else ""
+    return done.stdout.splitlines()[0].removesuffix("compiled with:").strip() if done.stdout else ""
 
 
 # ---------------------------------------------------------------------------------------------
