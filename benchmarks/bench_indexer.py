@@ -1,13 +1,25 @@
 """Indexer throughput against the real Kafka and Elasticsearch (the local stack).
 
-Three runs over the same generated events, in one process each where it matters:
+Runs over the same generated lines, in one process each where it matters:
   (a) end to end: a log file -> `shipper run` -> Kafka -> `shipper index` -> Elasticsearch
-  (b) the indexer alone: the events already in the topic -> `shipper index` -> Elasticsearch
-  (c) the ceiling: the same events bulk-written straight into Elasticsearch by this script
-      (same bulk size, same concurrency, no Kafka, no per-record work), measured in the same run
-Figures are documents per second, and (b) as a ratio of (c), since machines are noisy.
+  (b) the indexer alone: the events already in the topic -> `shipper index` -> Elasticsearch;
+      the records carry the headers of shipper.sinks.headers (event.id, logferry-schema,
+      logferry-day, logferry-service), so the indexer splices them; with --legacy-headers only
+      event.id and logferry-schema (an older shipper: the indexer parses every record)
+  (c) the ceiling: as many documents bulk-written straight into Elasticsearch by this script
+      (same bulk size, same concurrency, no Kafka, no per-record work), measured in the same
+      run; its documents are light (each line under `app`, three fields besides)
+  (d) the same as (c) with the very documents the indexer writes (the shipper's ECS events with
+      `event.ingested`, under their event.id): what Elasticsearch allows for *them*
+Figures are documents per second, and (b) as a ratio of (c) and (d), since machines are noisy.
+For (b) also: the rate from the first documents written to the last ("steady", without the
+process's start-up), and the CPU seconds the indexer process used per 100,000 documents (its
+whole life, start-up included, and the steady part alone). (a) and (b) follow the indexer's
+progress in its metrics, not by searching (a refresh per poll would cost Elasticsearch work the
+ceilings do not do); each run ends, as (c) and (d) do, with one refresh and count that finds
+every document.
 
-    python benchmarks/bench_indexer.py --lines 100000
+    python benchmarks/bench_indexer.py --lines 100000 --skip-end-to-end
 
 Each run uses its own topic, index prefix and templates, deleted at the end.
 """
@@ -22,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +45,7 @@ from typing import Any
 import click
 import orjson
 import yaml
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from elasticsearch import AsyncElasticsearch
 
@@ -75,6 +90,22 @@ class Run:
     documents: int
     seconds: float
     peak_rss_mib: float | None = None
+    cpu_s: float | None = None
+    """CPU seconds (user + system) of the indexer process, start to end."""
+    steady: Steady | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.documents / self.seconds
+
+
+@dataclass
+class Steady:
+    """From the first poll that saw documents in Elasticsearch to the last one."""
+
+    documents: int
+    seconds: float
+    cpu_s: float | None
 
     @property
     def rate(self) -> float:
@@ -108,6 +139,15 @@ def _peak_rss_mib(proc: subprocess.Popen[bytes]) -> float | None:
     return None
 
 
+def _cpu_s(proc: subprocess.Popen[bytes]) -> float | None:
+    """User + system CPU seconds *proc* has used so far."""
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -120,14 +160,63 @@ async def _count(es: AsyncElasticsearch, index: str) -> int:
     return int(response["count"])
 
 
-async def _wait_for(es: AsyncElasticsearch, index: str, expected: int, timeout_s: float) -> float:
-    """Seconds until *index* holds *expected* documents."""
+async def _wait_for(es: AsyncElasticsearch, index: str, expected: int, timeout_s: float) -> None:
+    """Wait until *index* holds *expected* documents (each poll refreshes: for the ceiling's end)."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         if await _count(es, index) >= expected:
-            return time.monotonic() - started
+            return
         await asyncio.sleep(0.25)
     raise SystemExit(f"{index}: only {await _count(es, index)} of {expected} after {timeout_s}s")
+
+
+def _written(port: int) -> int:
+    """Documents the indexer on *port* has written (created or already there), by its metrics."""
+    wanted = (
+        "logferry_indexer_documents_indexed_total ",
+        "logferry_indexer_documents_duplicate_total ",
+    )
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0  # not serving yet
+    return int(
+        sum(float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(wanted))
+    )
+
+
+async def _wait_for_indexer(
+    es: AsyncElasticsearch,
+    index: str,
+    expected: int,
+    timeout_s: float,
+    proc: subprocess.Popen[bytes],
+    port: int,
+) -> Steady:
+    """Wait until the indexer has written *expected* documents, then until *index* shows them.
+
+    Progress comes from the indexer's own metrics, not from searching: a refresh per poll would
+    make Elasticsearch cut a segment four times a second, work the ceiling run does not pay for.
+    Like the ceiling run, the end is one refresh and count after the last bulk. Returns the
+    steady part: from the first poll that saw documents written to the end.
+    """
+    started = time.monotonic()
+    first: tuple[int, float, float | None] | None = None
+    while time.monotonic() - started < timeout_s:
+        if proc.poll() is not None:
+            raise SystemExit(f"the indexer exited ({proc.returncode}) before {index} was full")
+        written = _written(port)
+        if first is None and written > 0:
+            first = (written, time.monotonic(), _cpu_s(proc))
+        if written >= expected:
+            await _wait_for(es, index, expected, timeout_s)
+            assert first is not None
+            now, cpu = time.monotonic(), _cpu_s(proc)
+            cpu_s = None if cpu is None or first[2] is None else cpu - first[2]
+            return Steady(expected - first[0], now - first[1], cpu_s)
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"the indexer wrote only {_written(port)} of {expected} after {timeout_s}s")
 
 
 def _indexer_config(kafka: str, topic: str, es_url: str, prefix: str) -> dict[str, Any]:
@@ -179,39 +268,36 @@ async def end_to_end(
         "state_dir": str(workdir / "state-e2e"),
     }
     started = time.monotonic()
-    indexer, _ = _start(
+    indexer, port = _start(
         workdir, "index", _indexer_config(kafka, topic, es_url, prefix), "indexer-e2e"
     )
     shipper, _ = _start(workdir, "run", shipper_config, "shipper-e2e")
     try:
-        await _wait_for(es, f"{prefix}-orders-*", lines, timeout_s=600)
+        await _wait_for_indexer(es, f"{prefix}-orders-*", lines, 600, indexer, port)
         elapsed = time.monotonic() - started
-        rss = _peak_rss_mib(indexer)
+        rss, cpu = _peak_rss_mib(indexer), _cpu_s(indexer)
     finally:
         _stop(shipper)
         _stop(indexer)
         await _cleanup(es, prefix)
         await _topic(kafka, topic, create=False)
-    return Run("(a) file -> shipper -> Kafka -> indexer -> ES", lines, elapsed, rss)
+    return Run("(a) file -> shipper -> Kafka -> indexer -> ES", lines, elapsed, rss, cpu)
 
 
-async def indexer_alone(
-    workdir: Path,
-    log: Path,
-    data_lines: list[bytes],
-    lines: int,
-    kafka: str,
-    es_url: str,
-    es: AsyncElasticsearch,
-) -> Run:
+Record = tuple[bytes, bytes, list[tuple[str, bytes]], str]
+"""A published event: value, key, headers, and the day of its index (``YYYY.MM.DD``)."""
+
+
+def shipper_records(log: Path, data_lines: list[bytes], legacy_headers: bool) -> list[Record]:
+    """The lines as the shipper publishes them: its default pipeline, orjson, its headers."""
     from pipelines.context import PipelineContext
     from pipelines.pipeline import Pipeline
     from pipelines.types import RawLine
-    from shipper.sinks import KafkaSink, KafkaSinkConfig, OutgoingEvent
+    from shipper.sinks.kafka import SCHEMA_VERSION
 
-    prefix, topic = f"bench-{uuid.uuid4().hex[:8]}", f"bench-{uuid.uuid4().hex[:8]}"
     pipeline = Pipeline.from_config(None, PipelineContext(service_name="orders", host_name="bench"))
-    events, offset = [], 0
+    records: list[Record] = []
+    offset = 0
     for data in data_lines:
         event = pipeline(
             RawLine(
@@ -224,33 +310,118 @@ async def indexer_alone(
         )
         offset += len(data)
         key = (event.get("http", {}).get("request", {}).get("id") or "f1").encode()
-        events.append(OutgoingEvent(orjson.dumps(event), key, event["event"]["id"]))
+        headers = [("event.id", event["event"]["id"].encode()), ("logferry-schema", SCHEMA_VERSION)]
+        if not legacy_headers:
+            from shipper.sinks.headers import route_headers
+
+            headers += route_headers(event)
+        day = event["@timestamp"][:10].replace("-", ".")  # the pipeline's are UTC, ending in Z
+        records.append((orjson.dumps(event), key, headers, day))
+    return records
+
+
+async def indexer_alone(
+    workdir: Path,
+    records: list[Record],
+    kafka: str,
+    es_url: str,
+    es: AsyncElasticsearch,
+    legacy_headers: bool = False,
+) -> Run:
+    lines = len(records)
+    prefix, topic = f"bench-{uuid.uuid4().hex[:8]}", f"bench-{uuid.uuid4().hex[:8]}"
     await _topic(kafka, topic, create=True)
     indexer: subprocess.Popen[bytes] | None = None
     try:
-        sink = KafkaSink(kafka, topic, KafkaSinkConfig())
-        for start in range(0, len(events), 5000):
-            await sink.publish(events[start : start + 5000])
-        await sink.close()
+        await _publish(kafka, topic, records)
         started = time.monotonic()
-        indexer, _ = _start(
+        indexer, port = _start(
             workdir, "index", _indexer_config(kafka, topic, es_url, prefix), "indexer-alone"
         )
-        await _wait_for(es, f"{prefix}-orders-*", lines, timeout_s=600)
+        steady = await _wait_for_indexer(es, f"{prefix}-orders-*", lines, 600, indexer, port)
         elapsed = time.monotonic() - started
-        rss = _peak_rss_mib(indexer)
+        rss, cpu = _peak_rss_mib(indexer), _cpu_s(indexer)
     finally:
         if indexer is not None:
             _stop(indexer)
         await _cleanup(es, prefix)
         await _topic(kafka, topic, create=False)
-    return Run("(b) topic -> indexer -> ES (incl. start-up)", lines, elapsed, rss)
+    what = "older shipper's headers: parsed" if legacy_headers else "routing headers: spliced"
+    return Run(f"(b) topic -> indexer -> ES ({what})", lines, elapsed, rss, cpu, steady)
+
+
+async def _publish(kafka: str, topic: str, records: list[Record]) -> None:
+    """Publish (value, key, headers) records as the shipper does: acks=all, idempotent, its codec."""
+    from shipper.sinks import KafkaSinkConfig
+
+    config = KafkaSinkConfig()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka,
+        acks="all",
+        enable_idempotence=True,
+        compression_type=config.compression_type(),
+        linger_ms=config.linger_ms,
+        max_batch_size=config.max_batch_bytes,
+    )
+    await producer.start()
+    try:
+        for start in range(0, len(records), 5000):
+            futures = [
+                await producer.send(topic, value=value, key=key, headers=headers)
+                for value, key, headers, _ in records[start : start + 5000]
+            ]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
 
 
 async def ceiling(
     data_lines: list[bytes], lines: int, es: AsyncElasticsearch, es_url: str, kafka: str
 ) -> Run:
-    """The same documents, bulk-created by this process: what Elasticsearch alone allows."""
+    """Light documents (the line under `app`), bulk-created by this process: what Elasticsearch
+    alone allows for them."""
+
+    def documents(prefix: str) -> Iterator[tuple[bytes, bytes]]:
+        for n, data in enumerate(data_lines):
+            record = orjson.loads(data)
+            day = record["asctime"][:10].replace("-", ".")
+            action = {"create": {"_index": f"{prefix}-orders-{day}", "_id": str(n)}}
+            source = {
+                "@timestamp": record["asctime"][:10] + "T00:00:00Z",
+                "message": record["message"],
+                "app": record,
+            }
+            yield orjson.dumps(action), orjson.dumps(source)
+
+    elapsed = await _bulk_directly(documents, lines, es, es_url, kafka)
+    return Run("(c) ceiling: direct bulk from one process", lines, elapsed)
+
+
+async def ceiling_same_documents(
+    records: list[Record], es: AsyncElasticsearch, es_url: str, kafka: str
+) -> Run:
+    """The very documents the indexer writes (each event with `event.ingested`, under its
+    event.id, in its day's index), bulk-created by this process."""
+    ingested = b',"event.ingested":"' + datetime.now(UTC).isoformat().encode() + b'"}'
+
+    def documents(prefix: str) -> Iterator[tuple[bytes, bytes]]:
+        for value, _, headers, day in records:
+            action = {"create": {"_index": f"{prefix}-orders-{day}", "_id": headers[0][1].decode()}}
+            yield orjson.dumps(action), value[:-1] + ingested
+
+    elapsed = await _bulk_directly(documents, len(records), es, es_url, kafka)
+    return Run("(d) ceiling: (c) with the indexer's documents", len(records), elapsed)
+
+
+async def _bulk_directly(
+    documents: Callable[[str], Iterator[tuple[bytes, bytes]]],
+    lines: int,
+    es: AsyncElasticsearch,
+    es_url: str,
+    kafka: str,
+) -> float:
+    """Seconds to bulk-create *documents* (bodies built beforehand) with the indexer's bulk size
+    and concurrency, until a refresh shows them all; in indices with the indexer's templates."""
     from shipper.indexer.config import load_indexer_config
     from shipper.indexer.es import detect_features
     from shipper.indexer.setup import install_templates
@@ -262,19 +433,8 @@ async def ceiling(
     await install_templates(es, config, await detect_features(es))
     bodies: list[bytes] = []
     parts: list[bytes] = []
-    for n, data in enumerate(data_lines):
-        record = orjson.loads(data)
-        day = record["asctime"][:10].replace("-", ".")
-        parts.append(orjson.dumps({"create": {"_index": f"{prefix}-orders-{day}", "_id": str(n)}}))
-        parts.append(
-            orjson.dumps(
-                {
-                    "@timestamp": record["asctime"][:10] + "T00:00:00Z",
-                    "message": record["message"],
-                    "app": record,
-                }
-            )
-        )
+    for action, source in documents(prefix):
+        parts += (action, source)
         if len(parts) == 2 * 2000:
             bodies.append(b"\n".join(parts) + b"\n")
             parts.clear()
@@ -291,10 +451,9 @@ async def ceiling(
     try:
         await asyncio.gather(*(worker() for _ in range(3)))
         await _wait_for(es, f"{prefix}-orders-*", lines, timeout_s=600)
-        elapsed = time.monotonic() - started
+        return time.monotonic() - started
     finally:
         await _cleanup(es, prefix)
-    return Run("(c) ceiling: direct bulk from one process", lines, elapsed)
 
 
 @click.command()
@@ -303,8 +462,13 @@ async def ceiling(
 @click.option(
     "--es", "es_url", default="http://127.0.0.1:9200", show_default=True, help="Elasticsearch URL."
 )
-@click.option("--skip-end-to-end", is_flag=True, help="Only (b) and (c).")
-def main(lines: int, kafka: str, es_url: str, skip_end_to_end: bool) -> None:
+@click.option("--skip-end-to-end", is_flag=True, help="Only (b), (c) and (d).")
+@click.option(
+    "--legacy-headers",
+    is_flag=True,
+    help="(b) with an older shipper's records (event.id and logferry-schema only): parsed.",
+)
+def main(lines: int, kafka: str, es_url: str, skip_end_to_end: bool, legacy_headers: bool) -> None:
     """Measure the indexer's throughput (documents per second) against the local stack."""
 
     async def go(workdir: Path, log: Path, data_lines: list[bytes]) -> list[Run]:
@@ -314,9 +478,11 @@ def main(lines: int, kafka: str, es_url: str, skip_end_to_end: bool) -> None:
             if not skip_end_to_end:
                 runs.append(await end_to_end(workdir, log, lines, kafka, es_url, es))
                 print(f"{runs[-1].name}: done", file=sys.stderr)
-            runs.append(await indexer_alone(workdir, log, data_lines, lines, kafka, es_url, es))
+            records = shipper_records(log, data_lines, legacy_headers)
+            runs.append(await indexer_alone(workdir, records, kafka, es_url, es, legacy_headers))
             print(f"{runs[-1].name}: done", file=sys.stderr)
             runs.append(await ceiling(data_lines, lines, es, es_url, kafka))
+            runs.append(await ceiling_same_documents(records, es, es_url, kafka))
             return runs
         finally:
             await es.close()
@@ -328,14 +494,26 @@ def main(lines: int, kafka: str, es_url: str, skip_end_to_end: bool) -> None:
         print(f"generated {lines:,} lines ({log.stat().st_size / 2**20:.1f} MiB)", file=sys.stderr)
         data_lines = log.read_bytes().splitlines(keepends=True)
         runs = asyncio.run(go(workdir, log, data_lines))
-    top = runs[-1].rate
-    print(f"{'run':<50} {'docs':>9} {'seconds':>8} {'docs/s':>9} {'of (c)':>7} {'peak RSS':>9}")
+    light, same = runs[-2].rate, runs[-1].rate
+    print(
+        f"{'run':<52} {'docs':>9} {'seconds':>8} {'docs/s':>9} {'of (c)':>7} {'of (d)':>7} "
+        f"{'peak RSS':>9} {'CPU s/100k':>10}"
+    )
     for run in runs:
         rss = f"{run.peak_rss_mib:.0f} MiB" if run.peak_rss_mib else "-"
+        cpu = f"{run.cpu_s * 100_000 / run.documents:.1f}" if run.cpu_s is not None else "-"
         print(
-            f"{run.name:<50} {run.documents:>9,} {run.seconds:>8.1f} {run.rate:>9,.0f} "
-            f"{run.rate / top:>7.0%} {rss:>9}"
+            f"{run.name:<52} {run.documents:>9,} {run.seconds:>8.1f} {run.rate:>9,.0f} "
+            f"{run.rate / light:>7.0%} {run.rate / same:>7.0%} {rss:>9} {cpu:>10}"
         )
+        if run.steady is not None:
+            steady = run.steady
+            cpu = f"{steady.cpu_s * 100_000 / steady.documents:.1f}" if steady.cpu_s else "-"
+            print(
+                f"{'    steady: from the first documents written':<52} {steady.documents:>9,} "
+                f"{steady.seconds:>8.1f} {steady.rate:>9,.0f} {steady.rate / light:>7.0%} "
+                f"{steady.rate / same:>7.0%} {'':>9} {cpu:>10}"
+            )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,13 @@ from pydantic import Field, field_validator
 from pipelines._model import StageModel
 from pipelines._time import utc_iso_to_epoch_us
 
-__all__ = ["RESERVED_INDEX_PATTERNS", "RouteConfig", "Router", "sanitize_index_part"]
+__all__ = [
+    "RESERVED_INDEX_PATTERNS",
+    "RouteConfig",
+    "Router",
+    "event_day",
+    "sanitize_index_part",
+]
 
 RESERVED_INDEX_PATTERNS: Final = ("logs-*-*", "metrics-*-*", "traces-*-*", "synthetics-*-*")
 """Index patterns of the built-in data-stream templates of a full Elasticsearch."""
@@ -130,7 +136,7 @@ class Router:
         self._date_format = config.date_format
         self._default_service = config.default_service
         self._now = now
-        self._cache: dict[tuple[Any, str], str] = {}
+        self._cache: dict[tuple[str | None, str], str] = {}
         regex = re.escape(self._pattern).replace(re.escape("{service}"), "(?P<service>.+?)")
         date_regex = re.escape(self._date_format)
         for directive, digits in _DATE_DIRECTIVES.items():
@@ -146,12 +152,19 @@ class Router:
         """The index ``event`` belongs in."""
         service_obj = event.get("service")
         service = service_obj.get("name") if type(service_obj) is dict else None
-        day = _utc_day(event.get("@timestamp"))
-        if day is None:  # no usable @timestamp: the read time, else now
-            created = event.get("event")
-            day = _utc_day(created.get("created") if type(created) is dict else None)
-            if day is None:
-                day = datetime.fromtimestamp(self._now(), UTC).date().isoformat()
+        if type(service) is not str:  # a list or dict would not even be a cache key
+            service = None
+        day = event_day(event)
+        if day is None:  # neither @timestamp nor event.created is usable: now
+            day = datetime.fromtimestamp(self._now(), UTC).date().isoformat()
+        return self.index_for_day(service, day)
+
+    def index_for_day(self, service: str | None, day: str) -> str:
+        """The index of an event of *service* (its ``service.name``) on the UTC *day* (``YYYY-MM-DD``).
+
+        What :meth:`index_for` reads from an event, given apart: the indexer takes both from Kafka
+        headers the shipper computed with :func:`event_day`, without parsing the event.
+        """
         key = (service, day)
         name = self._cache.get(key)
         if name is None:
@@ -161,10 +174,10 @@ class Router:
             self._cache[key] = name
         return name
 
-    def _render(self, service: Any, day: str) -> str:
+    def _render(self, service: str | None, day: str) -> str:
         safe = (
             sanitize_index_part(service, self._default_service)
-            if type(service) is str
+            if service is not None
             else self._default_service
         )
         year, month, dom = day.split("-")
@@ -184,6 +197,16 @@ class Router:
             return date(int(match["Y"]), int(match["m"]), int(match["d"]))
         except ValueError:
             return None
+
+
+def event_day(event: Mapping[str, Any]) -> str | None:
+    """The UTC day (``YYYY-MM-DD``) an event is routed by: its ``@timestamp``'s, else its
+    ``event.created``'s (the read time); ``None`` when neither is usable."""
+    day = _utc_day(event.get("@timestamp"))
+    if day is None:
+        meta = event.get("event")
+        day = _utc_day(meta.get("created") if type(meta) is dict else None)
+    return day
 
 
 def _utc_day(timestamp: Any) -> str | None:

@@ -61,8 +61,20 @@ class BulkWriter:
                 continue
             retry: list[Document] = []
             replacements: list[Document] = []
+            created = duplicates = 0
             for document, item in zip(pending, items, strict=True):
-                self._sort(document, item, retry, replacements)
+                # The common answers counted here, once per round; the rest sorted one by one.
+                status = item.get("status")
+                if status == 201 and document.deadletter_reason is None:
+                    created += 1
+                elif status == 409:
+                    duplicates += 1
+                else:
+                    self._sort(document, item, retry, replacements)
+            if created:
+                self._metrics.documents_indexed.inc(created)
+            if duplicates:
+                self._metrics.documents_duplicate.inc(duplicates)
             pending = replacements + retry
             if retry:
                 await self._sleep(backoff.next())
@@ -125,12 +137,19 @@ class BulkWriter:
         else:
             error_type, message = _error_text(error, status)
             if document.deadletter_reason is None:
-                metrics.documents_rejected.inc()
-                log.warning(
-                    "event refused for good; writing it as a dead letter",
-                    extra={"index": document.index, "id": document.id, "error": message},
-                )
-                replacements.append(self._deadletters.rejected(document, error_type, message))
+                letter = self._deadletters.rejected(document, error_type, message)
+                if letter.deadletter_reason == "rejected":
+                    metrics.documents_rejected.inc()
+                    log.warning(
+                        "event refused for good; writing it as a dead letter",
+                        extra={"index": document.index, "id": document.id, "error": message},
+                    )
+                else:  # a spliced record that is not an event after all (documents.py)
+                    log.warning(
+                        "record is not an event; writing it as a dead letter",
+                        extra={"reason": letter.deadletter_reason, "id": document.id},
+                    )
+                replacements.append(letter)
             elif not document.last_resort:
                 log.error(
                     "dead letter refused; writing a minimal one",

@@ -20,7 +20,7 @@ from typing import Any, Final
 import orjson
 
 from pipelines.route import Router
-from shipper.indexer.documents import Document, KafkaRecord, utc_iso
+from shipper.indexer.documents import Document, KafkaRecord, NotAnEvent, inspect, utc_iso
 
 __all__ = ["REASONS", "DeadLetters"]
 
@@ -45,6 +45,7 @@ class DeadLetters:
         error_message: str,
         event_id: str | None,
         intended_index: str | None = None,
+        service: str | None = None,
     ) -> Document:
         published = utc_iso(record.timestamp_ms / 1000)
         value = record.value or b""
@@ -77,7 +78,6 @@ class DeadLetters:
         doc_id = event_id or f"{record.topic}-{record.partition}-{record.offset}"
         if event_id:
             source["event"]["id"] = event_id
-        service = _service_name(value) if reason == "rejected" else None
         if service:
             source["service"] = {"name": service}
         return Document(
@@ -91,9 +91,25 @@ class DeadLetters:
         )
 
     def rejected(self, document: Document, error_type: str, error_message: str) -> Document:
-        """The dead letter of an event Elasticsearch refused for good."""
+        """The dead letter of an event Elasticsearch refused for good.
+
+        A spliced event (:mod:`shipper.indexer.documents`) reaches Elasticsearch unparsed: if its
+        value turns out not to be an event at all, the dead letter is the one the parse path
+        would have written (``not_json``, ``schema``): same reason, error, index and ``_id``.
+        """
+        record = document.record
+        event = inspect(record.value)
+        if isinstance(event, NotAnEvent):
+            event_id = document.id if event.reason == "schema" else None
+            return self(record, event.reason, event.error_type, event.message, event_id)
         return self(
-            document.record, "rejected", error_type, error_message, document.id, document.index
+            record,
+            "rejected",
+            error_type,
+            error_message,
+            document.id,
+            document.index,
+            _service_name(event),
         )
 
     def minimal(self, document: Document, error_type: str, error_message: str) -> Document:
@@ -117,11 +133,7 @@ class DeadLetters:
         )
 
 
-def _service_name(value: bytes) -> str | None:
-    try:
-        event = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    service = event.get("service") if type(event) is dict else None
+def _service_name(event: dict[str, Any]) -> str | None:
+    service = event.get("service")
     name = service.get("name") if type(service) is dict else None
     return name if type(name) is str else None

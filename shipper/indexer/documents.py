@@ -1,10 +1,29 @@
 """Kafka record -> the document to write: an event for its daily index, or a dead letter.
 
 Pure. A record becomes exactly one :class:`Document` — never none — so every offset is settled
-by exactly one bulk item. An event is checked (the ``logferry-schema`` header, JSON, an object,
-an ``event.id``), routed with the same :class:`~pipelines.route.Router` the shipper's pipeline
-uses, stamped with ``event.ingested`` and re-serialised. Anything else becomes a dead letter
-(:mod:`shipper.indexer.deadletter`).
+by exactly one bulk item. Two ways to the same document:
+
+* **Spliced** (the shipper's records; no parsing). A record whose headers
+  (:mod:`shipper.sinks.headers`) carry the schema, the ``event.id`` and the routing inputs
+  (``logferry-day``, ``logferry-service``) is written as the bytes it holds: the index is named
+  from the headers with the same :class:`~pipelines.route.Router` (cached per service and day),
+  the ``_id`` is the ``event.id`` header, and ``event.ingested`` is spliced in as a top-level
+  dotted key before the closing brace — ``{…,"event.ingested":"2026-11-23T09:43:20.123Z"}``.
+  Elasticsearch maps a dotted key as the path it names (the field is ``event.ingested``, a
+  ``date``, next to the rest of the ``event`` object; searches, aggregations and the fields API
+  see no difference); only ``_source`` shows the key dotted, beside the ``event`` object. Every
+  other byte is the record's. The value must look like one JSON object on one line (``{`` …
+  ``}``, no newline: the bulk body is NDJSON) and must not mention ``ingested"`` (an event that
+  already has an ``event.ingested`` is parsed, so the value is replaced, not doubled).
+  Whether it *is* valid JSON, Elasticsearch finds out: a value it cannot parse is refused for
+  that item alone, and :meth:`~shipper.indexer.deadletter.DeadLetters.rejected` then classifies
+  it (:func:`inspect`) exactly as the parse path would have — a dead letter, never lost.
+* **Parsed** (records without ``logferry-day``: older shippers, other tools). The value is
+  checked (JSON, an object, an ``event.id``), routed with :meth:`~pipelines.route.Router.index_for`,
+  stamped with ``event.ingested`` inside its ``event`` object and re-serialised.
+
+Anything that is not an event — an unknown schema, a value that is not a JSON object, no
+``event.id`` — becomes a dead letter (:mod:`shipper.indexer.deadletter`).
 """
 
 from __future__ import annotations
@@ -12,23 +31,35 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import orjson
 
 from pipelines.route import Router
+from shipper.sinks.headers import DAY_HEADER, EVENT_ID_HEADER, SCHEMA_HEADER, SERVICE_HEADER
 from shipper.sinks.kafka import SCHEMA_VERSION
 
-__all__ = ["SCHEMA_HEADER", "Decoder", "Document", "KafkaRecord", "utc_iso"]
+__all__ = [
+    "EVENT_ID_HEADER",
+    "SCHEMA_HEADER",
+    "Decoder",
+    "Document",
+    "KafkaRecord",
+    "NotAnEvent",
+    "inspect",
+    "utc_iso",
+]
 
-SCHEMA_HEADER: Final = "logferry-schema"
-EVENT_ID_HEADER: Final = "event.id"
+_CACHE_MAX: Final = 4096
+_UNUSABLE: Final = ("", b"")
+"""Cached for routing headers the router cannot use: such records take the parse path."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KafkaRecord:
-    """The parts of a consumed record the indexer uses."""
+    """The parts of a consumed record the indexer uses (not frozen: one is built per record, and
+    a frozen dataclass takes several times longer to build)."""
 
     topic: str
     partition: int
@@ -53,15 +84,45 @@ class Document:
     """``None`` for an event; else why it is a dead letter (a metric label)."""
     last_resort: bool = False
     """A minimal dead letter, written after the full one was refused too."""
+    action: bytes = b""
+    """The action line, ``{"create":{"_index":…,"_id":…}}`` (built from index and id when empty)."""
 
-    @property
-    def action(self) -> bytes:
-        return orjson.dumps({"create": {"_index": self.index, "_id": self.id}})
+    def __post_init__(self) -> None:
+        if not self.action:
+            self.action = orjson.dumps({"create": {"_index": self.index, "_id": self.id}})
 
     @property
     def size(self) -> int:
         """Bytes this document adds to a bulk body (action line, source, two newlines)."""
-        return len(self.index) + len(self.id) + 35 + len(self.source)
+        return len(self.action) + len(self.source) + 2
+
+
+@dataclass(frozen=True, slots=True)
+class NotAnEvent:
+    """Why a record's value is not an event: the dead letter's reason, error type and message."""
+
+    reason: str
+    error_type: str
+    message: str
+
+
+def inspect(value: bytes | None) -> dict[str, Any] | NotAnEvent:
+    """The event in *value* (a JSON object with a non-empty string ``event.id``), or why not."""
+    if value is None:
+        return NotAnEvent("not_json", "empty_record", "the record has no value")
+    try:
+        event = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return NotAnEvent("not_json", "json_parse_exception", str(exc))
+    if type(event) is not dict:
+        return NotAnEvent(
+            "not_json", "not_an_object", f"a JSON {type(event).__name__}, not an object"
+        )
+    meta = event.get("event")
+    event_id = meta.get("id") if type(meta) is dict else None
+    if type(event_id) is not str or not event_id:
+        return NotAnEvent("schema", "logferry_schema_mismatch", "the event has no event.id")
+    return event
 
 
 def utc_iso(epoch_s: float) -> str:
@@ -85,9 +146,16 @@ class Decoder:
         self._router = router
         self._deadletter = deadletter
         self._now = now
+        self._routes: dict[tuple[bytes, bytes | None], tuple[str, bytes]] = {}
+        """(day, service) headers -> (index, the action line up to the ``_id`` value)."""
+        self._ingested_ms = -1
+        self._ingested = ""
+        self._ingested_tail = b""
+        self.parsed = 0
+        """Records that took the parse path (the runner moves this into a metric)."""
 
     def decode(self, record: KafkaRecord) -> Document:
-        headers = _headers(record.headers)
+        headers = dict(record.headers)
         schema = headers.get(SCHEMA_HEADER)
         if schema != SCHEMA_VERSION:
             shown = "missing" if schema is None else repr(schema.decode("utf-8", "replace"))
@@ -98,47 +166,102 @@ class Decoder:
                 f"{SCHEMA_HEADER} header {shown}; this indexer reads version {SCHEMA_VERSION.decode()}",
                 None,
             )
-        if record.value is None:
-            return self._deadletter(
-                record, "not_json", "empty_record", "the record has no value", None
-            )
+        day = headers.get(DAY_HEADER)
+        if day is not None:
+            document = self._splice(record, headers, day)
+            if document is not None:
+                return document
+        return self._parse(record, headers)
+
+    def _splice(
+        self, record: KafkaRecord, headers: dict[str, bytes], day: bytes
+    ) -> Document | None:
+        """The document of a record carrying its routing headers, or None to parse it instead."""
+        value = record.value
+        event_id = headers.get(EVENT_ID_HEADER)
+        if (
+            not event_id
+            or value is None
+            or not value.startswith(b"{")
+            or not value.endswith(b"}")
+            or b"\n" in value
+            or b'ingested"' in value
+        ):
+            return None
+        key = (day, headers.get(SERVICE_HEADER))
+        route = self._routes.get(key)
+        if route is None:
+            route = self._route(key)
+        if route is _UNUSABLE:
+            return None
         try:
-            event = orjson.loads(record.value)
-        except orjson.JSONDecodeError as exc:
-            return self._deadletter(record, "not_json", "json_parse_exception", str(exc), None)
-        if type(event) is not dict:
-            return self._deadletter(
-                record,
-                "not_json",
-                "not_an_object",
-                f"a JSON {type(event).__name__}, not an object",
-                None,
-            )
-        meta = event.get("event")
-        event_id = meta.get("id") if type(meta) is dict else None
-        if type(event_id) is not str or not event_id:
-            header_id = headers.get(EVENT_ID_HEADER)
-            return self._deadletter(
-                record,
-                "schema",
-                "logferry_schema_mismatch",
-                "the event has no event.id",
-                header_id.decode("utf-8", "replace") if header_id else None,
-            )
-        index = self._router.index_for(event)
-        meta["ingested"] = utc_iso(self._now())  # type: ignore[index]
+            doc_id = event_id.decode()
+        except UnicodeDecodeError:
+            return None
+        index, action_head = route
         return Document(
             index=index,
-            id=event_id,
+            id=doc_id,
+            source=value[:-1] + self._ingested_suffix(),
+            partition=record.partition,
+            offset=record.offset,
+            record=record,
+            action=action_head + orjson.dumps(doc_id) + b"}}",
+        )
+
+    def _route(self, key: tuple[bytes, bytes | None]) -> tuple[str, bytes]:
+        """Name the index of a (day, service) header pair once; _UNUSABLE if it is malformed."""
+        day_bytes, service_bytes = key
+        route = _UNUSABLE
+        try:
+            day = day_bytes.decode("ascii")
+            service = None if service_bytes is None else service_bytes.decode()
+            valid = len(day) == 10 and date.fromisoformat(day).isoformat() == day
+        except ValueError:  # UnicodeDecodeError too
+            valid = False
+        if valid:
+            index = self._router.index_for_day(service, day)
+            head = orjson.dumps({"create": {"_index": index, "_id": None}})
+            route = (index, head[: -len(b"null}}")])
+        if len(self._routes) >= _CACHE_MAX:
+            self._routes.clear()
+        self._routes[key] = route
+        return route
+
+    def _ingested_suffix(self) -> bytes:
+        """``,"event.ingested":"<now>"}`` (rebuilt when the millisecond changes)."""
+        self._ingested_now()
+        return self._ingested_tail
+
+    def _ingested_now(self) -> str:
+        now = self._now()
+        ms = int(now * 1000)
+        if ms != self._ingested_ms:
+            self._ingested_ms = ms
+            self._ingested = utc_iso(now)
+            self._ingested_tail = b',"event.ingested":"' + self._ingested.encode() + b'"}'
+        return self._ingested
+
+    def _parse(self, record: KafkaRecord, headers: dict[str, bytes]) -> Document:
+        self.parsed += 1
+        event = inspect(record.value)
+        if isinstance(event, NotAnEvent):
+            header_id = headers.get(EVENT_ID_HEADER) if event.reason == "schema" else None
+            return self._deadletter(
+                record,
+                event.reason,
+                event.error_type,
+                event.message,
+                header_id.decode("utf-8", "replace") if header_id else None,
+            )
+        meta = event["event"]
+        index = self._router.index_for(event)
+        meta["ingested"] = self._ingested_now()
+        return Document(
+            index=index,
+            id=meta["id"],
             source=orjson.dumps(event),
             partition=record.partition,
             offset=record.offset,
             record=record,
         )
-
-
-def _headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, bytes]:
-    result: dict[str, Any] = {}
-    for name, value in headers:
-        result[name] = value
-    return result

@@ -24,6 +24,12 @@ class IndexerMetrics:
             "Kafka records read (each settles as exactly one document).",
             registry=r,
         )
+        self.records_parsed = Counter(
+            f"{p}records_parsed",
+            "Records without the routing headers (an older shipper, another producer): parsed and "
+            "re-serialised instead of written as they are.",
+            registry=r,
+        )
         self.documents_indexed = Counter(
             f"{p}documents_indexed", "Events Elasticsearch created (201).", registry=r
         )

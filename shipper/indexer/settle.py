@@ -40,7 +40,9 @@ class OffsetTracker:
 
     def add(self, partition: int, offset: int) -> None:
         """A record was handed out for writing."""
-        state = self._partitions.setdefault(partition, _Partition())
+        state = self._partitions.get(partition)
+        if state is None:  # not setdefault: that would build a _Partition for every record
+            state = self._partitions[partition] = _Partition()
         if offset in state.members:
             return  # delivered again while still pending: either copy settles it
         if state.pending and offset < state.pending[-1]:

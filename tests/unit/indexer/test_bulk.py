@@ -17,7 +17,7 @@ from shipper.indexer.deadletter import DeadLetters
 from shipper.indexer.documents import Decoder, Document
 from shipper.indexer.metrics import IndexerMetrics
 from shipper.indexer.retry import Backoff
-from tests.unit.indexer.support import event, record
+from tests.unit.indexer.support import HEADERS, event, record
 
 Answer = Callable[[dict[str, Any], dict[str, Any], int], tuple[int, dict[str, Any] | None]]
 """(action, source, attempt) -> (status, error) of one item."""
@@ -38,18 +38,31 @@ class FakeElasticsearch:
     requests: list[list[tuple[dict[str, Any], dict[str, Any]]]] = field(default_factory=list)
 
     async def bulk(self, *, operations: bytes, filter_path: Any) -> Response:
-        lines = [orjson.loads(line) for line in operations.split(b"\n") if line]
+        lines = [_load(line) for line in operations.split(b"\n") if line]
         pairs = list(zip(lines[::2], lines[1::2], strict=True))
         self.requests.append(pairs)
         if len(self.requests) <= self.fail_first:
             raise self.failure or ConnectionError("refused")
-        items = []
+        items: list[dict[str, Any]] = []
         for action, source in pairs:
-            status, error = self.answer(action["create"], source, len(self.requests))
+            status: int
+            error: dict[str, Any] | None
+            if "_unparsable" in source:  # what Elasticsearch answers for a source it cannot read
+                status, error = 400, {"type": "document_parsing_exception", "reason": "parse"}
+            else:
+                status, error = self.answer(action["create"], source, len(self.requests))
             items.append({"create": {"status": status, **({"error": error} if error else {})}})
         return Response(
             {"errors": any(i["create"]["status"] >= 300 for i in items), "items": items}
         )
+
+
+def _load(line: bytes) -> dict[str, Any]:
+    try:
+        loaded = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return {"_unparsable": line}
+    return loaded if isinstance(loaded, dict) else {"_unparsable": line}
 
 
 def api_error(status: int) -> ApiError:
@@ -180,3 +193,32 @@ async def test_a_refused_dead_letter_is_written_minimal_then_kept_retrying() -> 
     assert "logferry" in first
     assert set(second) == set(third) == set(fourth) == {"@timestamp", "event", "error"}
     assert value(metrics, "logferry_indexer_dead_letters_total", reason="not_json") == 1
+
+
+ROUTE = [("logferry-day", b"2026-11-23"), ("logferry-service", b"orders")]
+
+
+async def test_spliced_records_are_written_as_their_bytes_and_a_lookalike_is_a_dead_letter() -> (
+    None
+):
+    good = [event(f"e-{i}", seq=i) for i in range(3)]
+    bad = b'{"message": "cut", "seq": }'  # looks like an object, is not JSON
+    records = [
+        record(original, offset=i, headers=[*HEADERS, *ROUTE])
+        for i, original in enumerate([*good, bad])
+    ]
+    es = FakeElasticsearch(lambda *_: (201, None))
+    settled, metrics, sleeps = await write(es, [DECODER.decode(r) for r in records])
+    assert [d.offset for d in settled] == [0, 1, 2, 3]
+    first, second = es.requests
+    assert [action["create"]["_index"] for action, _ in first] == 4 * ["app-logs-orders-2026.11.23"]
+    for (_, source), original in zip(first, good, strict=False):
+        assert {k: v for k, v in source.items() if k != "event.ingested"} == orjson.loads(original)
+    ((action, letter),) = second
+    assert action["create"] == {"_index": "app-logs-deadletter-2026.11.23", "_id": "app-logs-0-3"}
+    assert letter["event"]["original"] == bad.decode()
+    assert letter["logferry"]["deadletter"]["reason"] == "not_json"
+    assert sleeps == []
+    assert value(metrics, "logferry_indexer_documents_indexed_total") == 3
+    assert value(metrics, "logferry_indexer_dead_letters_total", reason="not_json") == 1
+    assert value(metrics, "logferry_indexer_documents_rejected_total") == 0

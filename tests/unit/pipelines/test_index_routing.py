@@ -9,7 +9,7 @@ import pytest
 
 from pipelines import Pipeline, PipelineContext, RouteConfig, Router
 from pipelines.errors import PipelineConfigError
-from pipelines.route import sanitize_index_part
+from pipelines.route import event_day, sanitize_index_part
 from tests.unit.pipelines.support import NOW
 
 
@@ -54,6 +54,20 @@ def test_missing_service_and_time() -> None:
     )
     created = {"event": {"created": "2023-01-02T00:00:00.000Z"}}
     assert router.index_for(created) == "app-logs-unknown-2023.01.02"
+
+
+@pytest.mark.parametrize("service", [["a", "list"], {"a": "dict"}, None, 5])
+def test_a_service_name_that_is_no_string_is_the_default_service(service: Any) -> None:
+    assert Router().index_for(event(service)) == "app-logs-unknown-2024.05.01"
+
+
+def test_index_for_day_is_index_for_with_service_and_day_given_apart() -> None:
+    router = Router()
+    assert router.index_for_day("My Svc", "2024-05-01") == router.index_for(event("My Svc"))
+    assert router.index_for_day(None, "2024-05-01") == "app-logs-unknown-2024.05.01"
+    assert event_day(event(at="2024-05-02T01:30:00+02:00")) == "2024-05-01"
+    assert event_day({"event": {"created": "2023-01-02T00:00:00.000Z"}}) == "2023-01-02"
+    assert event_day({"@timestamp": "nonsense"}) is None
 
 
 def test_custom_pattern_and_date_format() -> None:
