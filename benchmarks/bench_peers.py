@@ -24,6 +24,7 @@ Rounds interleave the tools (each round rotates their order); the table shows ea
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import logging
@@ -681,6 +682,7 @@ def main(
 
         runs: list[Run] = []
         topics: list[str] = []
+        source_before = source_state()
         try:
             for round_ in range(rounds):
                 shift = round_ % len(tools)
@@ -732,6 +734,14 @@ def main(
                 except (KafkaError, OSError) as exc:
                     click.echo(f"could not delete the topics {topics}: {exc!r}", err=True)
 
+        source_after = source_state()
+        if source_after["sources_sha256"] != source_before["sources_sha256"]:
+            click.secho(
+                "logferry's sources (shipper/, pipelines/) changed during the benchmark:"
+                " its rounds may have measured different code",
+                fg="yellow",
+                err=True,
+            )
         summary = summarise(runs, order)
         goals = targets(summary, workers)
         print_table(
@@ -762,6 +772,11 @@ def main(
                     "transform_workers": [0, *workers],
                     "rsyslog_main_queue": asdict(queue),
                     "rsyslog": rsyslog_skipped or rsyslog_version(),
+                },
+                "logferry": {
+                    "at_start": source_before,
+                    "at_end": source_after,
+                    "changed_during_benchmark": source_after != source_before,
                 },
                 "machine": {
                     "cpus": os.cpu_count(),
@@ -826,6 +841,24 @@ def settle(max_pct: float, timeout_s: float) -> float:
                 err=True,
             )
             return load
+
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def source_state() -> dict[str, str]:
+    """Which logferry is measured: HEAD, and a digest of shipper/ and pipelines/ as they are on
+    disk (a shared work tree may change under a long benchmark)."""
+    digest = hashlib.sha256()
+    for path in sorted([*_REPO.glob("shipper/**/*.py"), *_REPO.glob("pipelines/**/*.py")]):
+        digest.update(str(path.relative_to(_REPO)).encode() + b"\0" + path.read_bytes())
+    head = subprocess.run(
+        ["git", "-C", str(_REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {"head": head, "sources_sha256": digest.hexdigest()[:16]}
 
 
 def _is_local(bootstrap: str) -> bool:
