@@ -24,6 +24,7 @@ from pipelines.types import DropEvent, Event, RawLine
 from shipper.config import ShipperConfig
 from shipper.metrics import ShipperMetrics
 from shipper.sinks import OutgoingEvent
+from shipper.sinks.headers import route_headers
 from shipper.transforms import build_transforms
 
 __all__ = ["PIPELINE_ERROR_TAG", "EncodedBatch", "EventEncoder", "build_pipeline", "record"]
@@ -95,7 +96,7 @@ class EventEncoder:
         trace = event.get("trace")
         trace_id = trace.get("id") if isinstance(trace, dict) else None
         key = str(trace_id).encode() if trace_id else raw.file_id.encode()
-        return OutgoingEvent(value=value, key=key, event_id=event_id)
+        return OutgoingEvent(value, key, event_id, tuple(route_headers(event)))
 
     def _shrink(self, event: Event) -> bytes:
         """Cut `message` so the serialised event fits; tag it. Other fields are kept whole."""

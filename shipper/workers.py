@@ -153,10 +153,12 @@ def _init_worker(
     _worker = _Worker(config, failures)
 
 
-def _encode_columns(columns: Columns) -> tuple[list[tuple[bytes, bytes, str]], EncodedBatch]:
+def _encode_columns(
+    columns: Columns,
+) -> tuple[list[tuple[bytes, bytes, str, tuple[tuple[str, bytes], ...]]], EncodedBatch]:
     assert _worker is not None, "worker not initialised"
     encoded = _worker.encoder.encode(_lines(columns))
-    events = [(e.value, e.key, e.event_id) for e in encoded.events]
+    events = [(e.value, e.key, e.event_id, e.headers) for e in encoded.events]
     encoded.events = []
     return events, encoded
 
@@ -189,7 +191,7 @@ class ProcessTransformer:
         loop = asyncio.get_running_loop()
         columns = _columns(batch)
         events, encoded = await loop.run_in_executor(self._executor, _encode_columns, columns)
-        encoded.events = [OutgoingEvent(value=v, key=k, event_id=i) for v, k, i in events]
+        encoded.events = [OutgoingEvent(*event) for event in events]
         return encoded
 
     def close(self) -> None:

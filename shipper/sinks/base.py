@@ -19,6 +19,9 @@ class OutgoingEvent:
     """Partitioning key: the trace id when there is one (a request stays in order), else the file id."""
     event_id: str
     """Deterministic id of the event, also its Elasticsearch ``_id``."""
+    headers: tuple[tuple[str, bytes], ...] = ()
+    """Kafka headers beside ``event.id`` (:mod:`shipper.sinks.headers`): what the indexer needs
+    to write the event without parsing it."""
 
 
 class SinkError(Exception):

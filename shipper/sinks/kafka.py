@@ -23,6 +23,7 @@ from xxhash import xxh3_64_intdigest
 
 from shipper.errors import KafkaAdminError
 from shipper.sinks.base import OutgoingEvent, SinkError
+from shipper.sinks.headers import EVENT_ID_HEADER, SCHEMA_HEADER
 from shipper.sinks.topic import KafkaTopicConfig, ensure_topic
 
 __all__ = [
@@ -231,7 +232,11 @@ class KafkaSink:
 
     @staticmethod
     def _append(batch: Any, event: OutgoingEvent) -> bool:
-        headers = [("event.id", event.event_id.encode()), ("logferry-schema", SCHEMA_VERSION)]
+        headers = [
+            (EVENT_ID_HEADER, event.event_id.encode()),
+            (SCHEMA_HEADER, SCHEMA_VERSION),
+            *event.headers,
+        ]
         # Record time is the publish time (None), not the event's: topic retention must not
         # delete a replayed month-old line before the indexer has read it.
         appended = batch.append(key=event.key, value=event.value, timestamp=None, headers=headers)

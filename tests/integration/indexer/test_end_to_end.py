@@ -80,6 +80,10 @@ async def test_every_line_becomes_exactly_one_document_in_the_index_of_its_day(
         assert indexer.metric("logferry_indexer_dead_letters_total") == 0
         assert indexer.metric("logferry_indexer_elasticsearch_up") == 1
         assert indexer.metric("logferry_indexer_bulk_latency_seconds_count") > 0
+        # The shipper sends the routing headers: the indexer wrote its bytes, parsing none.
+        assert indexer.metric("logferry_indexer_records_parsed_total") == 0
+        ingested = await es.count(index=names.logs, query={"exists": {"field": "event.ingested"}})
+        assert ingested["count"] == LINES
         status, body = indexer.readyz()
         assert status == 200, body
         _promtool_accepts(indexer.metrics())

@@ -156,3 +156,17 @@ async def test_worker_processes_encode_exactly_like_the_main_process() -> None:
     assert {k: v.counts for k, v in in_worker.app.durations.items()} == {
         k: v.counts for k, v in inline.app.durations.items()
     }
+
+
+def test_events_carry_the_routing_headers_the_indexer_splices_by() -> None:
+    encoder, _ = _encoder(service={"name": "orders"})
+    dated, undated = encoder.encode(
+        [
+            _raw(b'{"asctime": "2026-11-23 23:59:59,999", "message": "late"}'),
+            _raw(b"not json", 80),
+        ]
+    )
+    assert dict(dated.headers) == {"logferry-day": b"2026-11-23", "logferry-service": b"orders"}
+    # Without a usable @timestamp the day comes from event.created, the read time.
+    body = orjson.loads(undated.value)
+    assert dict(undated.headers)["logferry-day"] == body["event"]["created"][:10].encode()
