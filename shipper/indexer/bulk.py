@@ -19,12 +19,13 @@ from typing import Any, Final, cast
 from elastic_transport import TransportError
 from elasticsearch import ApiError, AsyncElasticsearch
 
+from shipper.backoff import Backoff
 from shipper.indexer.batch import bulk_body
 from shipper.indexer.deadletter import DeadLetters
 from shipper.indexer.documents import Document
 from shipper.indexer.es import describe_error
 from shipper.indexer.metrics import IndexerMetrics
-from shipper.indexer.retry import Backoff, Outcome, classify, retry_reason
+from shipper.indexer.retry import Outcome, classify, retry_reason
 
 __all__ = ["BulkWriter"]
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Final
 
-from shipper.backoff import Backoff
-
-__all__ = ["Backoff", "Outcome", "classify", "retry_reason"]
+__all__ = ["Outcome", "classify", "retry_reason"]
 
 _RETRIABLE_ERROR_TYPES: Final = frozenset(
     {

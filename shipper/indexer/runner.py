@@ -29,6 +29,7 @@ from collections import deque
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from shipper.backoff import Backoff
 from shipper.errors import ElasticsearchError
 from shipper.http import StatusServer
 from shipper.indexer.batch import Batch, BatchBuilder
@@ -40,7 +41,6 @@ from shipper.indexer.documents import Decoder, Document, KafkaRecord
 from shipper.indexer.es import build_client, describe_error, detect_features
 from shipper.indexer.metrics import IndexerMetrics
 from shipper.indexer.retention import sweep
-from shipper.indexer.retry import Backoff
 from shipper.indexer.settle import OffsetTracker
 from shipper.indexer.setup import install_templates
 

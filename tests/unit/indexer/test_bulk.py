@@ -12,11 +12,11 @@ from elastic_transport import ApiResponseMeta, ConnectionError, HttpHeaders, Nod
 from elasticsearch import ApiError
 
 from pipelines.route import RouteConfig, Router
+from shipper.backoff import Backoff
 from shipper.indexer.bulk import BulkWriter
 from shipper.indexer.deadletter import DeadLetters
 from shipper.indexer.documents import Decoder, Document
 from shipper.indexer.metrics import IndexerMetrics
-from shipper.indexer.retry import Backoff
 from tests.unit.indexer.support import HEADERS, event, record
 
 Answer = Callable[[dict[str, Any], dict[str, Any], int], tuple[int, dict[str, Any] | None]]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shipper.indexer.retry import Backoff, Outcome, classify, retry_reason
+from shipper.backoff import Backoff
+from shipper.indexer.retry import Outcome, classify, retry_reason
 
 
 @pytest.mark.parametrize(
