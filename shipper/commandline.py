@@ -8,6 +8,7 @@ pyproject.toml says which of shipper's modules are public).
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -26,6 +27,7 @@ from shipper.settings import YAML_ONLY, env_names, leaf_fields, load_model
 
 __all__ = [
     "Flag",
+    "LazyGroup",
     "LogferryGroup",
     "SettingOption",
     "env_epilog",
@@ -79,6 +81,28 @@ class LogferryGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+
+
+class LazyGroup(LogferryGroup):
+    """A group whose subcommands are imported when they run (or when help lists them): a
+    sidecar's `shipper run` does not pay at every start for the Elasticsearch client and the
+    stack's modules that other commands need. *lazy* maps a name to ``"module:attribute"``."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy and cmd_name not in self.commands:
+            module_name, _, attribute = self._lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self._lazy[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,9 @@ def unknown_options(program: str, argv: list[str]) -> set[str]:
 
     group = {"shipper": shipper_group, "loadtest": loadtest_group}[program]
     assert isinstance(group, click.Group)
-    command = group.commands[argv[0]]
+    command = group.get_command(click.Context(group), argv[0])
+    if command is None:
+        raise KeyError(argv[0])
     declared = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
     used = {arg.split("=", 1)[0] for arg in argv[1:] if arg.startswith("--")}
     return used - declared
