@@ -29,6 +29,7 @@ from shipper.metrics import ShipperMetrics
 from shipper.pipeline import EncodedBatch, record
 from shipper.sinks import OutgoingEvent, Sink, SinkError, build_sink
 from shipper.sources import FileSource
+from shipper.startup import prepare_garbage_collector
 from shipper.workers import Transformer, build_transformer
 
 __all__ = ["Shipper"]
@@ -73,6 +74,7 @@ class Shipper:
 
     async def run(self) -> int:
         """Ship until SIGTERM/SIGINT, then drain, checkpoint and return 0."""
+        prepare_garbage_collector()
         await self._server.start()
         self._install_signal_handlers()
         log.info(

@@ -40,6 +40,7 @@ from shipper.delivery import deliver
 from shipper.logs import configure_logging
 from shipper.pipeline import EncodedBatch, EventEncoder
 from shipper.sinks import OutgoingEvent, Sink, build_sink
+from shipper.startup import prepare_garbage_collector
 
 __all__ = [
     "InlineTransformer",
@@ -151,6 +152,7 @@ def _init_worker(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(config.log_level)
     _worker = _Worker(config, failures)
+    prepare_garbage_collector()
 
 
 def _encode_columns(
