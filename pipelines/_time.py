@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
@@ -93,26 +94,26 @@ class UtcFormatter:
     their second, and building the prefix is most of the cost.
     """
 
-    __slots__ = ("_cache", "_micros")
+    __slots__ = ("_micros", "_prefix")
 
     def __init__(self, precision: Precision = "ms") -> None:
         self._micros = precision == "us"
-        self._cache: dict[int, str] = {}
+        self._prefix = functools.lru_cache(maxsize=_CACHE_MAX)(_utc_prefix)
 
     def format(self, epoch_us: int) -> str:
         """The UTC ISO 8601 string with ``Z``; the caller keeps ``epoch_us`` in range."""
         seconds, micros = divmod(epoch_us, 1_000_000)
-        prefix = self._cache.get(seconds)
-        if prefix is None:
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
-            moment = _EPOCH + timedelta(seconds=seconds)
-            # Not strftime: glibc does not zero-pad years before 1000.
-            prefix = (
-                f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-                f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
-            )
-            self._cache[seconds] = prefix
+        prefix = self._prefix(seconds)
         if self._micros:
             return f"{prefix}.{micros:06d}Z"
         return prefix + _MS_SUFFIXES[micros // 1000]
+
+
+def _utc_prefix(seconds: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of epoch ``seconds`` (UTC)."""
+    moment = _EPOCH + timedelta(seconds=seconds)
+    # Not strftime: glibc does not zero-pad years before 1000.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )

@@ -23,6 +23,7 @@ event holds); anything else goes through :meth:`Ecs.move`, the loop.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -269,7 +270,7 @@ _PLACED: Final = object()  # what _convert says when the value was placed itself
 class Ecs:
     """The ``ecs`` stage."""
 
-    __slots__ = ("_constants", "_level", "_namespace", "_plans", "_steps", "_table")
+    __slots__ = ("_constants", "_level", "_namespace", "_steps", "_table", "plan")
 
     def __init__(self, config: EcsConfig | None = None, context: PipelineContext | None = None):
         config = config or EcsConfig()
@@ -288,7 +289,11 @@ class Ecs:
         self._steps = tuple(
             (index_of[path[:-1]], path[-1]) if path else (0, "") for path in parents
         )
-        self._plans: dict[tuple[str, ...], KeyPlan] = {}
+        # Key sets come from the lines: remembered, within bounds.
+        self.plan: Callable[[tuple[str, ...]], KeyPlan] = functools.lru_cache(maxsize=_PLANS_MAX)(
+            self._plan
+        )
+        """The mapping of an app object with these keys (in this order), remembered."""
         self._level = LevelNormaliser(config.level_aliases)
         self._namespace = context.namespace
         constants: dict[str, dict[str, Any]] = {
@@ -411,7 +416,7 @@ class Ecs:
             "_boolean": _boolean,
             "_ip": _ip,
             "_SCALARS": _SCALARS,
-            "_level": self._level.cache.get,
+            "_level": self._level.known,
         }
         # Per kind: the lines that leave c{i} converted, or return None if it does not convert.
         converts = {
@@ -429,7 +434,7 @@ class Ecs:
             _BOOL: ["{v} = _boolean({v})", "if {v} is None: return None"],
             _IP: ["{v} = _ip({v})", "if {v} is None: return None"],
             _SCALAR: ["if type({v}) not in _SCALARS: return None"],
-            _LEVEL: [  # a spelling not seen yet: the loop learns it
+            _LEVEL: [
                 "{v} = _level({v}) if type({v}) is str else None",
                 "if {v} is None: return None",
             ],
@@ -491,13 +496,6 @@ class Ecs:
                 for name, value in fields.items():
                     current.setdefault(name, value)
 
-    def plan(self, keys: tuple[str, ...]) -> KeyPlan:
-        """The mapping of an app object with these keys (in this order), remembered."""
-        plan = self._plans.get(keys)
-        if plan is None:
-            plan = self._plan(keys)
-        return plan
-
     def _plan(self, keys: tuple[str, ...]) -> KeyPlan:
         table = self._table
         slot_of: dict[int, int] = {0: 0}  # parent index (build_mapping's) → slot in this plan
@@ -526,30 +524,26 @@ class Ecs:
                 parent = slot(index)
                 moves.append((key, parent, leaf, _AS_IS.get(kind), kind, invalid_tag))
                 targets.append((*paths[parent], leaf))
-        plan = KeyPlan(tuple(moves), tuple(kept), tuple(steps), tuple(targets))
-        if len(self._plans) >= _PLANS_MAX:  # key sets come from the lines: stay bounded
-            self._plans.clear()
-        self._plans[keys] = plan
-        return plan
+        return KeyPlan(tuple(moves), tuple(kept), tuple(steps), tuple(targets))
 
     def move(self, event: Event, app: dict[str, Any], plan: KeyPlan) -> list[str] | None:
         """Put each value of ``app`` with an ECS home there (``app`` itself is left alone);
         returns the keys whose value must stay, ``None`` if none (``plan.kept`` stay anyway)."""
         steps = plan.steps
-        level_cache = self._level.cache
+        level_of = self._level.known
         nodes: list[Any] = [None] * len(steps)  # parent slot → its object in this event
         nodes[0] = event
         failed: list[str] | None = None
         for key, slot, leaf, as_is, kind, invalid_tag in plan.moves:
             value = app[key]
-            # Most values already have the field's type: no call for them, nor for a level
-            # seen before or a path without a query.
+            # Most values already have the field's type: no call for them, nor for a path
+            # without a query; one for a level written as text.
             if type(value) is as_is:
                 converted = value
             elif value is None:
                 converted = None
-            elif kind == _LEVEL and type(value) is str and value in level_cache:
-                converted = level_cache[value]
+            elif kind == _LEVEL and type(value) is str:
+                converted = level_of(value)
             elif kind == _URL_PATH and type(value) is str and "?" not in value:
                 converted = value
             else:
@@ -589,8 +583,7 @@ class Ecs:
         :data:`_PLACED` if it found its home(s) itself."""
         value_type = type(value)
         if kind == _LEVEL:
-            level = self._level.cache.get(value) if value_type is str else None
-            return self._level(value) if level is None else level
+            return self._level(value)
         if kind == _URL_PATH:
             return _url_path(event, value)
         if kind == _STR:

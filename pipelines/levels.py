@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Final
 
 __all__ = ["DEFAULT_LEVEL_ALIASES", "KNOWN_LEVELS", "NUMERIC_LEVELS", "LevelNormaliser"]
@@ -50,30 +51,27 @@ _CACHE_MAX: Final = 256
 class LevelNormaliser:
     """``"WARN"`` → ``"warning"``, ``40`` → ``"error"``; ``None`` for what is not a level."""
 
-    __slots__ = ("_aliases", "cache")
+    __slots__ = ("_aliases", "known")
 
     def __init__(self, aliases: Mapping[str, str] | None = None) -> None:
         self._aliases = {
             **DEFAULT_LEVEL_ALIASES,
             **{k.lower(): v.lower() for k, v in (aliases or {}).items()},
         }
-        self.cache: dict[object, str | None] = {}
-        """Input → level; read it directly on hot paths to save the call (misses: call)."""
+        self.known: Callable[[object], str | None] = functools.lru_cache(maxsize=_CACHE_MAX)(
+            self._normalise
+        )
+        """The call, cached, for a value known to be neither a bool nor unhashable (a ``str``):
+        hot paths call it directly to save a call."""
 
     def __call__(self, value: object) -> str | None:
         """The normalised level of ``value`` (a string or a Python level number)."""
-        if type(value) is bool:  # True == 1 would otherwise hit the cache entry of 1
+        if type(value) is bool:  # not a level, though True == 1
             return None
         try:
-            return self.cache[value]
-        except KeyError:
-            pass
+            return self.known(value)
         except TypeError:  # unhashable: an object or a list is not a level
             return None
-        level = self._normalise(value)
-        if len(self.cache) < _CACHE_MAX:  # a line can carry any string; stay bounded
-            self.cache[value] = level
-        return level
 
     def _normalise(self, value: object) -> str | None:
         if type(value) is int:

@@ -42,6 +42,7 @@ cheap question: with them the stage always walks.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Literal
@@ -310,12 +311,12 @@ class Redact:
         "_clean",
         "_email_rule",
         "_extra_rules",
-        "_key_memo",
         "_key_pattern",
-        "_key_sets",
         "_key_value_rule",
         "_namespace",
         "_replacement",
+        "_sensitive",
+        "_sensitive_keys",
         "_skip",
         "_token_rule",
         "_url_rule",
@@ -329,8 +330,14 @@ class Redact:
         patterns = [*DEFAULT_SENSITIVE_KEY_PATTERNS] if config.sensitive_keys else []
         patterns += config.extra_key_patterns
         self._key_pattern = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
-        self._key_memo: dict[object, bool] = {}
-        self._key_sets: dict[tuple[Any, ...], bool] = {}
+        # Keys and key sets come from the lines: remembered, within bounds.
+        self._sensitive: Callable[[object], bool] = functools.lru_cache(maxsize=_MEMO_MAX)(
+            self._is_sensitive
+        )
+        self._sensitive_keys: Callable[[tuple[Any, ...]], bool] = functools.lru_cache(
+            maxsize=_KEY_SETS_MAX
+        )(self._any_key_sensitive)
+        # A set: strings found clean by the batch, no call to cache (a probe 14 ns, lru_cache 41).
         self._clean: set[str] = set()
         self._replacement = config.replacement
         self._skip = _skip_tree(config.skip_fields)
@@ -471,7 +478,7 @@ class Redact:
             or namespace in self._skip
             or self._sensitive(namespace)
             or not all(self._skipped(split_path(field)) for field in fields)
-            or self._any_sensitive(dict.fromkeys(keys))
+            or self._sensitive_keys(keys)
         ):
             return None
         walk_values = self._walk_values
@@ -531,36 +538,18 @@ class Redact:
         _replace(event, self._skip, changes)  # rare: a second walk puts the new strings back
         return True
 
-    def _sensitive(self, key: object) -> bool:
+    def _is_sensitive(self, key: object) -> bool:
+        """Whether ``key`` is a secret's name; :attr:`_sensitive` remembers it."""
         pattern = self._key_pattern
-        verdict = (
-            pattern is not None and type(key) is str and pattern.search(_snake(key)) is not None
-        )
-        memo = self._key_memo
-        if len(memo) >= _MEMO_MAX:  # keys come from the lines: stay bounded
-            memo.clear()
-        memo[key] = verdict
-        return verdict
+        return pattern is not None and type(key) is str and pattern.search(_snake(key)) is not None
 
-    def _any_sensitive(self, node: dict[Any, Any]) -> bool:
-        """Whether any key of ``node`` is sensitive, remembered per key set (in line order).
+    def _any_key_sensitive(self, keys: tuple[Any, ...]) -> bool:
+        """Whether any of ``keys`` (an object's, in line order) is sensitive;
+        :attr:`_sensitive_keys` remembers it per key set.
 
         The lines of one app share a few key sets, so one lookup replaces a lookup per key.
         """
-        keys = tuple(node)
-        verdict = self._key_sets.get(keys)
-        if verdict is None:
-            key_memo = self._key_memo
-            verdict = False
-            for key in keys:
-                sensitive = key_memo.get(key)
-                if sensitive is None:
-                    sensitive = self._sensitive(key)
-                verdict = verdict or sensitive
-            if len(self._key_sets) >= _KEY_SETS_MAX:  # key sets come from the lines too
-                self._key_sets.clear()
-            self._key_sets[keys] = verdict
-        return verdict
+        return any(map(self._sensitive, keys))
 
     def _walk(self, node: dict[str, Any], skip: _SkipTree | None, texts: list[str]) -> bool:
         """Redact sensitive keys under ``node``; collect its strings not yet known to be clean."""
@@ -568,7 +557,7 @@ class Redact:
             return self._walk_dict(node, texts)
         redacted = False
         items: list[tuple[str, Any]] = []
-        key_memo = self._key_memo
+        sensitive = self._sensitive
         for key, value in node.items():
             subtree = skip.get(key)
             if subtree is True:
@@ -578,7 +567,7 @@ class Redact:
             elif subtree is not None:
                 if not subtree.keys() >= value.keys():  # an object of ours, partly skipped
                     redacted = self._walk(value, subtree, texts) or redacted
-            elif key_memo.get(key) is False:  # the app namespace: straight to its values
+            elif not sensitive(key):  # the app namespace: straight to its values
                 redacted = self._walk_dict(value, texts) or redacted
             else:
                 items.append((key, value))
@@ -588,7 +577,7 @@ class Redact:
 
     def _walk_dict(self, node: dict[Any, Any], texts: list[str]) -> bool:
         """An object: only its values matter when none of its keys is sensitive (the usual)."""
-        if self._any_sensitive(node):
+        if self._sensitive_keys(tuple(node)):
             return self._walk_items(node, node.items(), texts)
         return self._walk_values(node, node.items(), texts)
 
@@ -596,12 +585,10 @@ class Redact:
         """Key names, then strings, nested values, cards (``items``: of a dict, or a list
         enumerated: int keys are never sensitive)."""
         redacted = False
-        key_memo = self._key_memo
+        sensitive_key = self._sensitive
         clean = self._clean
         for key, value in items:
-            sensitive = key_memo.get(key)
-            if sensitive is None:
-                sensitive = self._sensitive(key)
+            sensitive = sensitive_key(key)
             kind = type(value)
             if sensitive:
                 if value is not None and kind is not bool and value != self._replacement:

@@ -16,6 +16,7 @@ Elasticsearch itself refuses (upper case, ``\\ / * ? " < > | , # :``, spaces, a 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import string
 import time
@@ -126,7 +127,14 @@ class RouteConfig(StageModel):
 class Router:
     """Computes index names; cheap enough to call per event (results are cached per day)."""
 
-    __slots__ = ("_cache", "_date_format", "_default_service", "_index_re", "_now", "_pattern")
+    __slots__ = (
+        "_date_format",
+        "_default_service",
+        "_index_re",
+        "_now",
+        "_pattern",
+        "index_for_day",
+    )
 
     def __init__(
         self, config: RouteConfig | None = None, now: Callable[[], float] = time.time
@@ -136,7 +144,15 @@ class Router:
         self._date_format = config.date_format
         self._default_service = config.default_service
         self._now = now
-        self._cache: dict[tuple[str | None, str], str] = {}
+        self.index_for_day: Callable[[str | None, str], str] = functools.lru_cache(
+            maxsize=_CACHE_MAX
+        )(self._render)
+        """The index of an event of *service* (its ``service.name``) on the UTC *day*
+        (``YYYY-MM-DD``), cached.
+
+        What :meth:`index_for` reads from an event, given apart: the indexer takes both from Kafka
+        headers the shipper computed with :func:`event_day`, without parsing the event.
+        """
         regex = re.escape(self._pattern).replace(re.escape("{service}"), "(?P<service>.+?)")
         date_regex = re.escape(self._date_format)
         for directive, digits in _DATE_DIRECTIVES.items():
@@ -158,21 +174,6 @@ class Router:
         if day is None:  # neither @timestamp nor event.created is usable: now
             day = datetime.fromtimestamp(self._now(), UTC).date().isoformat()
         return self.index_for_day(service, day)
-
-    def index_for_day(self, service: str | None, day: str) -> str:
-        """The index of an event of *service* (its ``service.name``) on the UTC *day* (``YYYY-MM-DD``).
-
-        What :meth:`index_for` reads from an event, given apart: the indexer takes both from Kafka
-        headers the shipper computed with :func:`event_day`, without parsing the event.
-        """
-        key = (service, day)
-        name = self._cache.get(key)
-        if name is None:
-            name = self._render(service, day)
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
-            self._cache[key] = name
-        return name
 
     def _render(self, service: str | None, day: str) -> str:
         safe = (

@@ -16,7 +16,8 @@ daily index dated decades ago would be deleted by retention at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -147,13 +148,16 @@ def common_iso_tail(rest: str) -> tuple[bool, str] | None:
 class TimestampParser:
     """Reads one timestamp value (string or number) as epoch microseconds, or ``None``."""
 
-    __slots__ = ("_formats", "_seconds", "_zone")
+    __slots__ = ("_formats", "_zone", "head_seconds")
 
     def __init__(self, zone: tzinfo = UTC, formats: Sequence[str] = ()) -> None:
         self._zone = zone
         self._formats = tuple(formats)
-        # "YYYY-MM-DD HH:MM:SS" (+ whether it was UTC) → epoch seconds: lines share their second.
-        self._seconds: dict[tuple[str, bool], int] = {}
+        self.head_seconds: Callable[[str, bool], int | None] = functools.lru_cache(
+            maxsize=_CACHE_MAX
+        )(self._head_seconds)
+        """Epoch seconds of ``YYYY-MM-DD?HH:MM:SS`` (UTC, or else in the zone), ``None`` if it
+        is not one; cached: lines share their second."""
 
     def __call__(self, value: object) -> int | None:
         """Epoch µs of ``value``; ``None`` if it is not a (plausible) time."""
@@ -194,22 +198,15 @@ class TimestampParser:
             return None
         return seconds * 1_000_000 + (int((digits + "00000")[:6]) if digits else 0)
 
-    def head_seconds(self, head: str, utc: bool) -> int | None:
-        """Epoch seconds of ``YYYY-MM-DD?HH:MM:SS`` (UTC, or else in the zone), cached."""
-        key = (head, utc)
-        seconds = self._seconds.get(key)
-        if seconds is None:
-            try:
-                moment = datetime.fromisoformat(head)
-                if utc:
-                    moment = moment.replace(tzinfo=UTC)
-                seconds = self._epoch_us(moment) // 1_000_000
-            except ValueError:
-                return None
-            if len(self._seconds) >= _CACHE_MAX:
-                self._seconds.clear()
-            self._seconds[key] = seconds
-        return seconds
+    def _head_seconds(self, head: str, utc: bool) -> int | None:
+        """:attr:`head_seconds`, uncached."""
+        try:
+            moment = datetime.fromisoformat(head)
+            if utc:
+                moment = moment.replace(tzinfo=UTC)
+            return self._epoch_us(moment) // 1_000_000
+        except ValueError:
+            return None
 
     def _from_unusual(self, text: str) -> int | None:
         if text[:1].isdigit() and text.replace(".", "", 1).isdigit():
@@ -273,6 +270,7 @@ class Timestamp:
         self._now = context.now
         # Fast path, no strptime formats configured: head → UTC "YYYY-MM-DDTHH:MM:SS", one cache
         # per "is UTC" (indexed by the bool: cheaper than a (head, utc) key).
+        # Dicts: as two lru_caches they cost 314 ns a line vs 214 (default chain: +0.1 µs/event).
         self._prefixes: tuple[dict[str, str], dict[str, str]] | None = (
             None if config.formats else ({}, {})
         )

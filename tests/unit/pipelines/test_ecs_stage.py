@@ -213,6 +213,13 @@ def test_levels(raw: object, level: str | None) -> None:
     assert LevelNormaliser()(raw) == level
 
 
+def test_a_float_level_does_not_answer_for_the_int() -> None:
+    normalise = LevelNormaliser()
+    assert normalise(40.0) is None  # not a level number (type, not value, decides)
+    assert normalise(40) == "error"  # nor does the float's answer stick to the equal int
+    assert normalise(40.0) is None
+
+
 def test_level_aliases_are_configurable() -> None:
     assert (
         ecs({"level": "Verbose"}, EcsConfig(level_aliases={"verbose": "debug"}))["log"]["level"]
