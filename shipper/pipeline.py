@@ -9,6 +9,7 @@ process applies the tallies with :func:`record`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from collections import Counter
@@ -54,8 +55,9 @@ class EncodedBatch:
     app: MetricsTally = field(default_factory=MetricsTally)
     failure: str | None = None
     """The first pipeline failure of the batch (where and the traceback), to log once."""
-    delivered: tuple[int, float] | None = None
-    """(events, seconds of the attempt that succeeded) when a worker published the batch itself."""
+    delivery: asyncio.Future[tuple[int, float]] | None = None
+    """When a worker publishes the batch itself: resolves to (events, seconds of the attempt
+    that succeeded) once every event is acknowledged (set in the main process)."""
 
 
 class EventEncoder:

@@ -197,16 +197,15 @@ class Shipper:
             encoding.append((task, _last_offsets(batch)))
 
     async def _dispatch(self, encoding: asyncio.Task[EncodedBatch], acks: dict[str, int]) -> None:
-        """Hand an encoded batch to the sink (waiting for a free in-flight slot); a batch a
-        worker published already goes straight to the settler, in its turn."""
+        """Hand an encoded batch to the sink, or wait for the worker publishing it (either way
+        within a free in-flight slot); the settler takes the deliveries in order."""
         encoded = await encoding
         record(encoded, self.metrics)
-        if encoded.delivered is not None:
-            self._published(*encoded.delivered)
-            await self._in_flight.put((None, acks))
-            return
         await self._slots.acquire()
-        delivery = asyncio.create_task(self._deliver(encoded.events))
+        if encoded.delivery is not None:  # a worker publishes it
+            delivery = asyncio.create_task(self._delivered_by_worker(encoded.delivery))
+        else:
+            delivery = asyncio.create_task(self._deliver(encoded.events))
         self._deliveries.add(delivery)
         delivery.add_done_callback(self._delivered)
         await self._in_flight.put((delivery, acks))
@@ -221,8 +220,7 @@ class Shipper:
             if item is _END:
                 return
             delivery, acks = item
-            if delivery is not None:
-                await delivery
+            await delivery
             self.source.acknowledge(acks)
 
     async def _deliver(self, events: list[OutgoingEvent]) -> None:
@@ -231,6 +229,9 @@ class Shipper:
             self._sink, events, self.config.retry_backoff_max_s, self._publish_failed
         )
         self._published(len(events), seconds)
+
+    async def _delivered_by_worker(self, delivery: asyncio.Future[tuple[int, float]]) -> None:
+        self._published(*await delivery)
 
     def _published(self, events: int, seconds: float) -> None:
         self.metrics.publish_latency.observe(seconds)
@@ -244,10 +245,11 @@ class Shipper:
         self._output_ok = False
 
     async def _apply_config(self, new: ShipperConfig) -> None:
-        """Swap pipeline and output between batches; a new output waits for the old one's acks."""
+        """Swap pipeline and output between batches, once the batches in flight are acknowledged
+        (workers that publish must not be stopped with a batch of theirs unacknowledged)."""
         self._pending_config = None
+        await asyncio.gather(*self._deliveries)
         if (new.output.url, new.output.kafka) != (self.config.output.url, self.config.output.kafka):
-            await asyncio.gather(*self._deliveries)
             await self._sink.close()
             self._sink = build_sink(new.output.url, new.output.kafka)
             log.info("reload: output is now %s", self._sink.name)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import multiprocessing
 import os
 import signal
@@ -32,7 +33,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.queues import SimpleQueue
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pipelines.types import RawLine
 from shipper.config import ShipperConfig
@@ -52,6 +53,8 @@ __all__ = [
 
 
 Columns = tuple[list[bytes], list[str], list[str], list[int], list[int], list[tuple[str, ...]]]
+
+_PUBLISHING_PER_WORKER = 2
 
 FailureReport = Callable[[int], None]
 """Called with the size of a publish attempt that failed (in a worker), as it happens."""
@@ -107,22 +110,57 @@ def _lines(columns: Columns) -> list[RawLine]:
 # -- the worker side ---------------------------------------------------------------------------
 
 
-class _Worker:
-    """What one worker process keeps between batches: its encoder, and where it publishes."""
+class Delivered(NamedTuple):
+    """A worker's report: its batch *batch_id* is acknowledged."""
 
-    def __init__(self, config: ShipperConfig, failures: SimpleQueue[int | None] | None) -> None:
+    batch_id: int
+    events: int
+    seconds: float
+    """Duration of the publish attempt that succeeded."""
+
+
+class Failed(NamedTuple):
+    """A worker's report: a publish attempt of *events* failed (it is being retried)."""
+
+    events: int
+
+
+Report = Delivered | Failed
+
+
+class _Worker:
+    """What one worker process keeps between batches: its encoder and, when it publishes, its
+    sink on an event loop of its own thread, so the next batch is encoded while this one waits
+    for its acknowledgements."""
+
+    def __init__(self, config: ShipperConfig, reports: SimpleQueue[Report | None] | None) -> None:
         self.encoder = EventEncoder(config)
         self.backoff_max_s = config.retry_backoff_max_s
-        self.failures = failures
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.reports = reports
+        self.loop = asyncio.new_event_loop()
         self.sink: Sink | None = None
-        if failures is not None:
-            self.loop = asyncio.new_event_loop()
+        # Batches published and not yet acknowledged, at most: the next waits to be handed over.
+        self.publishing = threading.BoundedSemaphore(_PUBLISHING_PER_WORKER)
+        if reports is not None:
             self.sink = build_sink(config.output.url, config.output.kafka)
+            threading.Thread(target=self.loop.run_forever, name="publisher", daemon=True).start()
 
-    def report_failure(self, events: int) -> None:
-        assert self.failures is not None
-        self.failures.put(events)
+    def publish(self, batch_id: int, events: list[OutgoingEvent]) -> None:
+        """Publish on the worker's loop; reports :class:`Delivered` when acknowledged."""
+        self.publishing.acquire()
+        asyncio.run_coroutine_threadsafe(self._publish(batch_id, events), self.loop)
+
+    async def _publish(self, batch_id: int, events: list[OutgoingEvent]) -> None:
+        assert self.sink is not None and self.reports is not None
+        try:
+            seconds = await deliver(self.sink, events, self.backoff_max_s, self._failed)
+            self.reports.put(Delivered(batch_id, len(events), seconds))
+        finally:
+            self.publishing.release()
+
+    def _failed(self, events: int) -> None:
+        assert self.reports is not None
+        self.reports.put(Failed(events))
 
 
 _worker: _Worker | None = None
@@ -144,14 +182,14 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _init_worker(
-    config: ShipperConfig, parent: int, failures: SimpleQueue[int | None] | None
+    config: ShipperConfig, parent: int, reports: SimpleQueue[Report | None] | None
 ) -> None:
     global _worker
     _die_with_parent(parent)
     # Ctrl-C reaches the whole process group; only the main process decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(config.log_level)
-    _worker = _Worker(config, failures)
+    _worker = _Worker(config, reports)
     prepare_garbage_collector()
 
 
@@ -165,14 +203,12 @@ def _encode_columns(
     return events, encoded
 
 
-def _encode_and_publish(columns: Columns) -> EncodedBatch:
+def _encode_and_publish(batch_id: int, columns: Columns) -> EncodedBatch:
+    """Encode, start publishing, and return the tallies (the acknowledgement is reported)."""
     worker = _worker
-    assert worker is not None and worker.loop is not None and worker.sink is not None
+    assert worker is not None, "worker not initialised"
     encoded = worker.encoder.encode(_lines(columns))
-    seconds = worker.loop.run_until_complete(
-        deliver(worker.sink, encoded.events, worker.backoff_max_s, worker.report_failure)
-    )
-    encoded.delivered = (len(encoded.events), seconds)
+    worker.publish(batch_id, encoded.events)
     encoded.events = []
     return encoded
 
@@ -203,46 +239,71 @@ class ProcessTransformer:
 class PublishingWorkers:
     """Encodes and publishes in `workers` processes (Kafka output); see the module docstring.
 
-    A worker's failed publish attempts reach *on_failure* in the main process while they happen
-    (through a queue and a thread), so an outage shows in the metrics and in /readyz.
+    A worker returns a batch's tallies as soon as it is encoded, and reports the batch's
+    acknowledgement later, through a queue that a thread of the main process reads: the batch's
+    ``delivery`` future resolves then. Failed attempts come the same way while they happen, so an
+    outage shows in the metrics and in /readyz.
     """
 
     def __init__(self, config: ShipperConfig, workers: int, on_failure: FailureReport) -> None:
-        # Two batches per worker: one encoding while the one before waits for its acks.
-        self.parallelism = 2 * workers
+        # Each worker encodes one batch while up to two of its own wait for acknowledgements.
+        self.parallelism = workers * (1 + _PUBLISHING_PER_WORKER)
         context = multiprocessing.get_context("spawn")
-        self._failures: SimpleQueue[int | None] = context.SimpleQueue()
-        self._executor = _pool(config, workers, self._failures)
+        self._reports: SimpleQueue[Report | None] = context.SimpleQueue()
+        self._executor = _pool(config, workers, self._reports)
         self._on_failure = on_failure
-        self._forwarder: threading.Thread | None = None
+        self._batch_ids = itertools.count()
+        self._waiting: dict[int, asyncio.Future[tuple[int, float]]] = {}
+        self._reader: threading.Thread | None = None
 
-    def _forward_failures(self, loop: asyncio.AbstractEventLoop) -> None:
-        while (events := self._failures.get()) is not None:
+    def _read_reports(self, loop: asyncio.AbstractEventLoop) -> None:
+        while (report := self._reports.get()) is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed under us: stopping
-                loop.call_soon_threadsafe(self._on_failure, events)
+                loop.call_soon_threadsafe(self._apply, report)
+
+    def _apply(self, report: Report) -> None:
+        if isinstance(report, Failed):
+            self._on_failure(report.events)
+            return
+        waiting = self._waiting.pop(report.batch_id, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result((report.events, report.seconds))
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
         loop = asyncio.get_running_loop()
-        if self._forwarder is None:  # reports go to the loop the batches come from
-            self._forwarder = threading.Thread(
-                target=self._forward_failures, args=(loop,), name="worker-failures", daemon=True
+        if self._reader is None:  # reports go to the loop the batches come from
+            self._reader = threading.Thread(
+                target=self._read_reports, args=(loop,), name="worker-reports", daemon=True
             )
-            self._forwarder.start()
-        return await loop.run_in_executor(self._executor, _encode_and_publish, _columns(batch))
+            self._reader.start()
+        batch_id = next(self._batch_ids)
+        delivery = self._waiting[batch_id] = loop.create_future()  # before the report can come
+        try:
+            encoded = await loop.run_in_executor(
+                self._executor, _encode_and_publish, batch_id, _columns(batch)
+            )
+        except BaseException:
+            del self._waiting[batch_id]
+            raise
+        encoded.delivery = delivery
+        return encoded
 
     def close(self) -> None:
+        """Stop the workers; the runner has waited for every delivery before (see run())."""
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self._failures.put(None)
+        self._reports.put(None)
+        for waiting in self._waiting.values():
+            waiting.cancel()
 
 
 def _pool(
-    config: ShipperConfig, workers: int, failures: SimpleQueue[int | None] | None
+    config: ShipperConfig, workers: int, reports: SimpleQueue[Report | None] | None
 ) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),  # no fork of a running event loop
         initializer=_init_worker,
-        initargs=(config, os.getpid(), failures),
+        initargs=(config, os.getpid(), reports),
     )
 
 
