@@ -40,7 +40,7 @@ from shipper.config import ShipperConfig
 from shipper.delivery import deliver
 from shipper.logs import configure_logging
 from shipper.pipeline import EncodedBatch, EventEncoder
-from shipper.sinks import OutgoingEvent, Sink, build_sink
+from shipper.sinks import OutgoingEvent, build_sink
 from shipper.startup import prepare_garbage_collector
 
 __all__ = [
@@ -128,39 +128,41 @@ class Failed(NamedTuple):
 Report = Delivered | Failed
 
 
-class _Worker:
-    """What one worker process keeps between batches: its encoder and, when it publishes, its
-    sink on an event loop of its own thread, so the next batch is encoded while this one waits
-    for its acknowledgements."""
+class _Publisher:
+    """A worker's sink, on an event loop of its own thread: the worker encodes its next batch
+    while this one waits for its acknowledgements."""
 
-    def __init__(self, config: ShipperConfig, reports: SimpleQueue[Report | None] | None) -> None:
-        self.encoder = EventEncoder(config)
-        self.backoff_max_s = config.retry_backoff_max_s
-        self.reports = reports
-        self.loop = asyncio.new_event_loop()
-        self.sink: Sink | None = None
+    def __init__(self, config: ShipperConfig, reports: SimpleQueue[Report | None]) -> None:
+        self._sink = build_sink(config.output.url, config.output.kafka)
+        self._backoff_max_s = config.retry_backoff_max_s
+        self._reports = reports
+        self._loop = asyncio.new_event_loop()
         # Batches published and not yet acknowledged, at most: the next waits to be handed over.
-        self.publishing = threading.BoundedSemaphore(_PUBLISHING_PER_WORKER)
-        if reports is not None:
-            self.sink = build_sink(config.output.url, config.output.kafka)
-            threading.Thread(target=self.loop.run_forever, name="publisher", daemon=True).start()
+        self._publishing = threading.BoundedSemaphore(_PUBLISHING_PER_WORKER)
+        threading.Thread(target=self._loop.run_forever, name="publisher", daemon=True).start()
 
     def publish(self, batch_id: int, events: list[OutgoingEvent]) -> None:
-        """Publish on the worker's loop; reports :class:`Delivered` when acknowledged."""
-        self.publishing.acquire()
-        asyncio.run_coroutine_threadsafe(self._publish(batch_id, events), self.loop)
+        """Publish on the loop's thread; reports :class:`Delivered` when acknowledged."""
+        self._publishing.acquire()
+        asyncio.run_coroutine_threadsafe(self._publish(batch_id, events), self._loop)
 
     async def _publish(self, batch_id: int, events: list[OutgoingEvent]) -> None:
-        assert self.sink is not None and self.reports is not None
         try:
-            seconds = await deliver(self.sink, events, self.backoff_max_s, self._failed)
-            self.reports.put(Delivered(batch_id, len(events), seconds))
+            seconds = await deliver(self._sink, events, self._backoff_max_s, self._failed)
+            self._reports.put(Delivered(batch_id, len(events), seconds))
         finally:
-            self.publishing.release()
+            self._publishing.release()
 
     def _failed(self, events: int) -> None:
-        assert self.reports is not None
-        self.reports.put(Failed(events))
+        self._reports.put(Failed(events))
+
+
+class _Worker(NamedTuple):
+    """What one worker process keeps between batches."""
+
+    encoder: EventEncoder
+    publisher: _Publisher | None
+    """Only in publishing workers."""
 
 
 _worker: _Worker | None = None
@@ -189,7 +191,8 @@ def _init_worker(
     # Ctrl-C reaches the whole process group; only the main process decides when to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     configure_logging(config.log_level)
-    _worker = _Worker(config, reports)
+    publisher = None if reports is None else _Publisher(config, reports)
+    _worker = _Worker(EventEncoder(config), publisher)
     prepare_garbage_collector()
 
 
@@ -206,9 +209,9 @@ def _encode_columns(
 def _encode_and_publish(batch_id: int, columns: Columns) -> EncodedBatch:
     """Encode, start publishing, and return the tallies (the acknowledgement is reported)."""
     worker = _worker
-    assert worker is not None, "worker not initialised"
+    assert worker is not None and worker.publisher is not None, "not a publishing worker"
     encoded = worker.encoder.encode(_lines(columns))
-    worker.publish(batch_id, encoded.events)
+    worker.publisher.publish(batch_id, encoded.events)
     encoded.events = []
     return encoded
 
