@@ -25,16 +25,8 @@ async def test_kill9_and_restart_loses_nothing_and_repeats_only_after_the_checkp
     shipper = shipper_factory(paths=[str(logs_dir / "app.log")])
     shipper.start()
     writer.start()
-    checkpoints_at_kill: list[int] = []
-    for _ in range(4):
-        time.sleep(rng.uniform(0.5, 2.5))
-        shipper.kill9()
-        checkpoints_at_kill.append(_checkpointed(shipper))  # exactly what was on disk at the kill
-        shipper.start()
-    time.sleep(1)
-    total = writer.stop()
-    size = (logs_dir / "app.log").stat().st_size
-    wait_for(lambda: _checkpointed(shipper) == size, timeout_s=60)
+    pauses = [rng.uniform(0.5, 2.5) for _ in range(4)]
+    checkpoints_at_kill, total = _kill_while_writing(shipper, writer, pauses)
 
     records = await read_topic(kafka_bootstrap, kafka_topic, expect=total)
     seqs = {int(r.value["app"]["seq"]) for r in records}
@@ -61,6 +53,31 @@ async def test_kill9_and_restart_loses_nothing_and_repeats_only_after_the_checkp
     assert sum(offset in checkpoints_at_kill for offset in restarts) <= len(checkpoints_at_kill)
 
 
+def _kill_while_writing(
+    shipper: ShipperProcess,
+    writer: LogWriter,
+    pauses: list[float],
+    *,
+    publishing_first: bool = False,
+) -> tuple[list[int], int]:
+    """Kill -9 and restart *shipper* after each pause (once it publishes, if asked), stop the
+    writer, wait for the checkpoint to reach the end; the checkpoints on disk at each kill, and
+    how many lines were written."""
+    checkpoints_at_kill: list[int] = []
+    for pause in pauses:
+        if publishing_first:
+            wait_for(lambda: shipper.metric("logferry_shipper_events_published_total") > 0)
+        time.sleep(pause)
+        shipper.kill9()
+        checkpoints_at_kill.append(_checkpointed(shipper))  # exactly what was on disk at the kill
+        shipper.start()
+    time.sleep(1)
+    total = writer.stop()
+    size = writer.path.stat().st_size
+    wait_for(lambda: _checkpointed(shipper) == size, timeout_s=60)
+    return checkpoints_at_kill, total
+
+
 def _checkpointed(shipper: ShipperProcess) -> int:
     if not shipper.checkpoint_path.exists():  # killed before its first checkpoint
         return 0
@@ -81,18 +98,9 @@ async def test_kill9_with_publishing_workers_loses_nothing_and_repeats_only_afte
     shipper = shipper_factory(paths=[str(logs_dir / "app.log")], transform_workers=2)
     shipper.start()
     writer.start()
-    checkpoints_at_kill: list[int] = []
-    for _ in range(3):
-        # Each run must get going (its workers take a moment to start) before it is killed.
-        wait_for(lambda: shipper.metric("logferry_shipper_events_published_total") > 0)
-        time.sleep(rng.uniform(0.5, 2.0))
-        shipper.kill9()
-        checkpoints_at_kill.append(_checkpointed(shipper))
-        shipper.start()
-    time.sleep(1)
-    total = writer.stop()
-    size = (logs_dir / "app.log").stat().st_size
-    wait_for(lambda: _checkpointed(shipper) == size, timeout_s=60)
+    pauses = [rng.uniform(0.5, 2.0) for _ in range(3)]
+    # Each run must get going (its workers take a moment to start) before it is killed.
+    checkpoints_at_kill, total = _kill_while_writing(shipper, writer, pauses, publishing_first=True)
 
     records = await read_topic(kafka_bootstrap, kafka_topic, expect=total)
     seqs = {int(r.value["app"]["seq"]) for r in records}
