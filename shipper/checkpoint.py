@@ -27,8 +27,9 @@ Reading resumes there, so a line is read again after a crash only if it was neve
 :meth:`CheckpointStore.load` never raises on content: a missing file is an empty state; a file that
 cannot be read as the format above (not JSON, unknown version, ...) is renamed aside as
 ``checkpoints.json.corrupt-<UTC timestamp>`` for inspection, a warning is logged and the state is
-empty (every file is then read per ``start_position``). An individual entry that is malformed is
-skipped with a warning, the others are kept. I/O errors (permissions, disk) are raised as
+empty (every file is then read per ``start_position``). An individual entry that is malformed, or holds a value
+out of range (an offset beyond 2**63 - 1, a time before 1970 or after 9999), is skipped with a
+warning, the others are kept. I/O errors (permissions, disk) are raised as
 :class:`OSError`, for the caller to report.
 """
 
@@ -55,6 +56,12 @@ __all__ = ["CHECKPOINT_FORMAT_VERSION", "CheckpointStore", "FileCheckpoint"]
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT_VERSION = 1
+
+# Bounds of a valid entry (orjson reads an integer beyond 64 bits as a float, already refused): an
+# offset must fit lseek's off_t, and a time must be one that can be written back (``datetime`` ends
+# with year 9999). A value outside them can only come from a damaged or hand-edited file.
+_MAX_OFFSET = 2**63 - 1
+_MAX_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +249,7 @@ def _parse_entry(file_id: object, entry: object) -> FileCheckpoint | None:
         sample = entry.get("sample") or {"end": 0, "length": 0, "hash": ""}
         ints.extend(sample[key] for key in ("end", "length"))
         sample_hash = sample["hash"]
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, OverflowError):
         return None
     if not isinstance(path, str) or not isinstance(fingerprint, str) or not fingerprint:
         return None
@@ -252,6 +259,10 @@ def _parse_entry(file_id: object, entry: object) -> FileCheckpoint | None:
         return None
     dev, inode, fingerprint_len, offset, sample_end, sample_len = ints
     if min(dev, inode, offset, sample_len) < 0 or fingerprint_len <= 0:
+        return None
+    if max(offset, fingerprint_len, sample_end) > _MAX_OFFSET:
+        return None
+    if not 0 <= updated_at <= _MAX_TIME:  # also false for NaN
         return None
     if sample_len and (not sample_hash or sample_end < sample_len):
         return None
@@ -274,7 +285,7 @@ def _parse_time(value: Any) -> float:
     if value is None:
         return 0.0
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return float(value)  # an int too large for a float raises OverflowError
     if isinstance(value, str):
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:

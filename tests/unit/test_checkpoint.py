@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import subprocess
@@ -183,3 +184,33 @@ def test_the_lock_is_released_when_its_process_dies(tmp_path: Path) -> None:
     store = CheckpointStore(tmp_path)
     store.lock()  # kill -9 released it
     store.unlock()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("updated_at", 1e30),
+        ("updated_at", -1e15),
+        ("updated_at", -1),
+        ("updated_at", 10**300),
+        ("updated_at", "0001-01-01T00:00:00+00:00"),  # before the epoch
+        ("offset", 2**63),  # past what lseek takes
+        ("fingerprint_len", 2**63),
+    ],
+)
+def test_issue11_item8_an_out_of_range_value_sets_the_entry_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, key: str, value: object
+) -> None:
+    # Issue 11, item 8: `updated_at: 1e30` passed validation, then every save (hence every start)
+    # crashed with OverflowError.
+    store = CheckpointStore(tmp_path)
+    store.save({"a" * 32: checkpoint(), "b" * 32: checkpoint("b" * 32)})
+    document = orjson.loads(store.path.read_bytes())
+    document["files"]["b" * 32][key] = value
+    store.path.write_text(json.dumps(document))  # orjson writes no int beyond 64 bits
+    with caplog.at_level(logging.WARNING):
+        loaded = store.load()
+    assert sorted(loaded) == ["a" * 32]
+    assert f"{'b' * 32!r}" in caplog.text and "is malformed" in caplog.text
+    store.save(loaded)  # what crashed every restart
+    assert sorted(store.load()) == ["a" * 32]
