@@ -9,6 +9,7 @@ command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+command -v prometheus-node-exporter >/dev/null 2>&1 || command -v node_exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 

@@ -1,4 +1,4 @@
-"""The four services of the local stack: how to prepare, start and probe each one."""
+"""The services of the local stack: how to prepare, start and probe each one."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -29,6 +30,7 @@ __all__ = [
     "Alertmanager",
     "Elasticsearch",
     "Kafka",
+    "NodeExporter",
     "Prometheus",
     "Service",
     "all_services",
@@ -283,6 +285,42 @@ class Elasticsearch(Service):
             return None
 
 
+class NodeExporter(Service):
+    """Prometheus' node exporter from Debian's package: this host's CPU, memory and filesystems."""
+
+    name = "node-exporter"
+    install_hint = "apt-get install prometheus-node-exporter"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.node_exporter_port}"
+
+    def ports(self) -> list[tuple[int, str]]:
+        return [(self.settings.node_exporter_port, "node_exporter_port")]
+
+    def missing(self) -> str | None:
+        if debian_binary("prometheus-node-exporter", "node_exporter") is None:
+            return f"node exporter is not installed. Fix: {self.install_hint}"
+        return None
+
+    def prepare(self) -> tuple[list[str], dict[str, str]]:
+        binary = debian_binary("prometheus-node-exporter", "node_exporter")
+        assert binary is not None  # checked by missing()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        listen = f"{self.settings.host}:{self.settings.node_exporter_port}"
+        # Its default collectors: CPU, memory, filesystems, network, load.
+        return [binary, f"--web.listen-address={listen}"], {}
+
+    def probe(self) -> str | None:
+        try:
+            with urllib.request.urlopen(f"{self.url}/metrics", timeout=_PROBE_TIMEOUT_S) as r:
+                text = r.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        found = re.search(r'^node_exporter_build_info\{[^}]*version="([^"]+)"', text, re.M)
+        return found.group(1) if found else None
+
+
 class Prometheus(Service):
     """Prometheus from Debian's package, scraping the stack and logferry's own processes."""
 
@@ -302,8 +340,8 @@ class Prometheus(Service):
         return None
 
     def config(self) -> str:
-        """Scrape config: Prometheus itself, the shipper (:9108) and the indexer (:9109); the
-        alert rules (``alert_rules``, else the packaged ones, read where they are so that a
+        """Scrape config: Prometheus itself, the node exporter, the shipper (:9108) and the
+        indexer (:9109); the alert rules (``alert_rules``, else the packaged ones, read where they are so that a
         reload sees an edit)."""
         s = self.settings
         path = (s.alert_rules or real_path(ALERT_RULES, self.dir)).resolve()
@@ -317,6 +355,7 @@ class Prometheus(Service):
             f"    - static_configs:\n        - targets: ['{s.host}:{s.alertmanager_port}']\n"
             "scrape_configs:\n"
             f"  - job_name: prometheus\n    static_configs:\n      - targets: ['{s.host}:{s.prometheus_port}']\n"
+            f"  - job_name: node\n    static_configs:\n      - targets: ['{s.host}:{s.node_exporter_port}']\n"
             f"  - job_name: shipper\n    static_configs:\n      - targets: ['{s.host}:9108']\n"
             f"  - job_name: indexer\n    static_configs:\n      - targets: ['{s.host}:9109']\n"
         )
@@ -385,7 +424,7 @@ class Alertmanager(Service):
             return None
 
 
-SERVICES: tuple[type[Service], ...] = (Kafka, Elasticsearch, Prometheus, Alertmanager)
+SERVICES: tuple[type[Service], ...] = (Kafka, Elasticsearch, NodeExporter, Prometheus, Alertmanager)
 
 
 def all_services(settings: StackSettings) -> list[Service]:

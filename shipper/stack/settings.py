@@ -30,6 +30,9 @@ class StackSettings(BaseModel):
     )
     prometheus_port: int = Field(9090, description="Prometheus HTTP.")
     alertmanager_port: int = Field(9093, description="Alertmanager HTTP.")
+    node_exporter_port: int = Field(
+        9100, description="Node exporter HTTP (host CPU, memory and filesystem metrics)."
+    )
     kafka_version: str = Field(
         "4.4.0", description="Apache Kafka version, resolved from Maven Central."
     )

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from shipper.cli import cli
@@ -15,7 +16,7 @@ from shipper.errors import DiskFullError, JavaError, PortInUseError
 from shipper.process import Supervised, check_free_disk, spawn
 from shipper.stack import StackSettings, up
 from shipper.stack.java import find_java, parse_java_major
-from shipper.stack.services import Kafka
+from shipper.stack.services import Kafka, NodeExporter, Prometheus
 
 
 @pytest.mark.parametrize(
@@ -111,3 +112,17 @@ def test_env_var_sets_a_stack_setting(tmp_path: Path) -> None:
     # Nothing runs in an empty state dir; the table shows the port from the environment.
     assert "127.0.0.1:1 " in result.output
     assert "stopped" in result.output
+
+
+def test_node_exporter_listens_on_its_setting_and_prometheus_scrapes_it(tmp_path: Path) -> None:
+    settings = StackSettings(state_dir=tmp_path, node_exporter_port=19100)
+    exporter = NodeExporter(settings)
+    if exporter.missing() is None:
+        argv, _ = exporter.prepare()
+        assert "--web.listen-address=127.0.0.1:19100" in argv
+    assert exporter.ports() == [(19100, "node_exporter_port")]
+    config = yaml.safe_load(Prometheus(settings).config())
+    jobs = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
+    }
+    assert jobs["node"] == ["127.0.0.1:19100"]
