@@ -37,7 +37,7 @@ def _table(states: list[local_stack.ServiceState], title: str) -> Table:
 
 @click.group()
 def stack() -> None:
-    """A local Kafka, Elasticsearch, Prometheus and Alertmanager, without Docker."""
+    """A local Kafka, Elasticsearch, Prometheus, Alertmanager and node exporter, without Docker."""
 
 
 _SERVICE_NAMES = [cls.name for cls in local_stack.services.SERVICES]
@@ -51,7 +51,7 @@ def up(services: tuple[str, ...], **options: Any) -> None:
     """Start every service (or the SERVICES named) that is not running; wait until healthy.
 
     Kafka and Elasticsearch are resolved from Maven Central on first use (cached);
-    Prometheus and Alertmanager come from Debian's packages.
+    Prometheus, Alertmanager and the node exporter come from Debian's packages.
     """
     settings = model_from_options(local_stack.StackSettings, options)
     started_at = time.monotonic()

@@ -42,6 +42,7 @@ WELL_KNOWN_IMAGES = {
     "apache/kafka",
     "prom/prometheus",
     "prom/alertmanager",
+    "prom/node-exporter",
     "grafana/grafana",
     "python",
 }
@@ -130,6 +131,7 @@ def test_compose_has_the_stack_services_on_the_local_stack_ports() -> None:
     assert _host_ports(services["elasticsearch"]) == {defaults.elasticsearch_port}
     assert _host_ports(services["prometheus"]) == {defaults.prometheus_port}
     assert _host_ports(services["alertmanager"]) == {defaults.alertmanager_port}
+    assert _host_ports(services["node-exporter"]) == {defaults.node_exporter_port}
     assert {"kibana", "grafana"} <= services.keys()
 
 
@@ -168,10 +170,13 @@ def test_compose_mounts_exist() -> None:
     compose = _compose()
     named = set(compose.get("volumes") or {})
     for name, service in compose["services"].items():
-        for source, target, _ in _mounts(service):
+        for source, target, read_only in _mounts(service):
             assert target.startswith("/"), f"{name}: {target}"
             if source.startswith("./"):
                 assert (COMPOSE.parent / source).exists(), f"{name}: {source}"
+            elif source == "/":
+                # Only the node exporter sees the host, and only read-only.
+                assert (name, target, read_only) == ("node-exporter", "/host", True)
             else:
                 assert source in named, f"{name}: volume {source} is not declared"
 
@@ -282,6 +287,17 @@ def test_metrics_ports_are_published_scraped_and_health_checked() -> None:
         assert int(port) in _port_mappings(services[name]), name
         assert f"{name}:{port}" in targets, f"Prometheus does not scrape {name}:{port}"
         assert _healthcheck_port(name) == int(port), name
+
+
+def test_prometheus_scrapes_the_node_exporter_which_reads_the_host() -> None:
+    exporter = _services()["node-exporter"]
+    scrape = yaml.safe_load((ROOT / "dashboards" / "prometheus" / "prometheus.yml").read_text())
+    jobs = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in scrape["scrape_configs"]
+    }
+    assert jobs["node"] == [f"node-exporter:{StackSettings().node_exporter_port}"]
+    assert exporter["pid"] == "host"
+    assert "--path.rootfs=/host" in exporter["command"]
 
 
 def test_pipeline_reaches_kafka_on_its_internal_listener() -> None:

@@ -348,3 +348,19 @@ def test_objects_validate_against_the_kubernetes_api_schemas(version: str) -> No
 
     for doc in _objects():
         kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_node_exporter_runs_on_every_node_reading_the_host_read_only() -> None:
+    daemonset = _one("DaemonSet", "node-exporter")
+    pod = _pod(daemonset)
+    assert pod["hostPID"] is True and pod["hostNetwork"] is True
+    assert pod["tolerations"] == [{"operator": "Exists"}]
+    (container,) = pod["containers"]
+    assert container["image"].startswith("prom/node-exporter:v")
+    assert "--path.rootfs=/host" in container["args"]
+    mount = _mount_of(container, PurePosixPath("/host"))
+    assert mount["readOnly"] is True
+    assert _volume(pod, mount["name"])["hostPath"]["path"] == "/"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    annotations = daemonset["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])
