@@ -70,7 +70,14 @@ def trace(correlation_id: str, since: str, limit: int, as_json: bool, **values: 
     config = indexer_config(values)
     request = trace_request(correlation_id, config.index, since=since, limit=limit)
     asyncio.run(
-        _show(config, request, as_json, f"events of {correlation_id!r}", newest_first=False)
+        _show(
+            config,
+            request,
+            as_json,
+            f"events of {correlation_id!r}",
+            newest_first=False,
+            stack_traces=True,
+        )
     )
 
 
@@ -81,6 +88,7 @@ async def _show(
     title: str,
     *,
     newest_first: bool = True,
+    stack_traces: bool = False,
 ) -> None:
     from shipper.indexer.es import build_client, call
 
@@ -110,7 +118,7 @@ async def _show(
     table.add_column("time", no_wrap=True)
     table.add_column("level", no_wrap=True)
     table.add_column("service", no_wrap=True)
-    table.add_column("trace.id", no_wrap=True)
+    table.add_column("trace / request id", no_wrap=True)  # the first of CORRELATION_FIELDS
     table.add_column("message", overflow="fold")
     for hit in hits:
         row = row_of(hit["_source"])
@@ -119,6 +127,14 @@ async def _show(
             Text(row.level, style=_LEVEL_STYLES.get(row.level, "")),
             row.service,
             row.trace_id,
-            Text(row.message),
+            _message(row.message, row.stack_trace if stack_traces else ""),
         )
     out_console.print(table)
+
+
+def _message(message: str, stack_trace: str) -> Text:
+    """The message; under it, in a trace, the stack trace of a failed request's line."""
+    text = Text(message)
+    if stack_trace:
+        text.append("\n" + stack_trace, style="dim")
+    return text

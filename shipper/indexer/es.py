@@ -65,9 +65,36 @@ def _innermost_reason(body: Any) -> str:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return str(error or body)[:500]
+    shard = _first_shard_reason(error)
+    if shard is not None:
+        # A search refused on every shard says only "all shards failed" at the top; the shard's
+        # reason names the problem and its innermost cause the position (a query's parse error).
+        innermost = _innermost(shard)
+        text = _one_line(shard)
+        if innermost is not shard:
+            text += f" ({_one_line(innermost)})"
+        return text[:500]
+    return _one_line(_innermost(error))[:500]
+
+
+def _innermost(error: dict[str, Any]) -> dict[str, Any]:
     while isinstance(error.get("caused_by"), dict):
         error = error["caused_by"]
-    return f"{error.get('type', 'error')}: {error.get('reason', '')}"[:500]
+    return error
+
+
+def _first_shard_reason(error: dict[str, Any]) -> dict[str, Any] | None:
+    shards = error.get("failed_shards")
+    if isinstance(error.get("caused_by"), dict) or not isinstance(shards, list) or not shards:
+        return None
+    reason = shards[0].get("reason") if isinstance(shards[0], dict) else None
+    return reason if isinstance(reason, dict) else None
+
+
+def _one_line(error: dict[str, Any]) -> str:
+    """``type: reason``, cut at the reason's first line (parse errors go on to list every token)."""
+    reason = str(error.get("reason", "")).split("\n", 1)[0].strip()
+    return f"{error.get('type', 'error')}: {reason}"
 
 
 async def call(what: str, awaitable: Awaitable[T]) -> T:

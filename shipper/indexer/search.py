@@ -105,6 +105,8 @@ class Row:
     service: str
     trace_id: str
     message: str
+    stack_trace: str = ""
+    """``error.stack_trace`` of a failed request's line (empty when it has none)."""
 
 
 def _get(source: dict[str, Any], dotted: str) -> Any:
@@ -133,4 +135,5 @@ def row_of(source: dict[str, Any], *, max_message_chars: int = 300) -> Row:
         service=str(_get(source, "service.name") or ""),
         trace_id=trace,
         message=first_line,
+        stack_trace=str(_get(source, "error.stack_trace") or ""),
     )
