@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,8 @@ from typing import BinaryIO
 from shipper.sinks.base import OutgoingEvent, SinkError
 
 __all__ = ["ConsoleSink", "FileSink"]
+
+log = logging.getLogger("logferry.shipper")
 
 
 class _StreamSink:
@@ -68,20 +71,69 @@ class _StreamSink:
 
 
 class FileSink(_StreamSink):
-    """Appends NDJSON to a file; a batch counts as acknowledged once fsynced."""
+    """Appends NDJSON to a file; a batch counts as acknowledged once fsynced.
+
+    The file holds whole lines only: a batch that cannot be written whole (a full disk, an I/O
+    error, up to the fsync) is taken back by truncating the file to where the batch began, so
+    the retry writes it once, whole. A file left ending in a partial line (the shipper killed
+    mid-write) is cut back to its last complete line when opened: that batch was never
+    acknowledged and is written again.
+    """
 
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
         self.name = f"file://{path}"
+        self._take_back_to: int | None = None  # a failed batch's start, if truncating failed too
 
     def _open(self) -> BinaryIO:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return self.path.open("ab")
+        # Unbuffered: what a failed write leaves behind is on the file, where it can be cut off,
+        # never in a buffer that a later flush would add after the retried batch.
+        stream = self.path.open("a+b", buffering=0)  # read too: to find the last newline
+        try:
+            _cut_partial_line(stream.fileno(), self.path)
+        except OSError:
+            stream.close()
+            raise
+        return stream
+
+    def _write(self, stream: BinaryIO, payload: bytes) -> None:
+        fd = stream.fileno()
+        if self._take_back_to is not None:
+            os.ftruncate(fd, self._take_back_to)
+            self._take_back_to = None
+        start = os.fstat(fd).st_size  # O_APPEND: the batch goes here
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                self._take_back_to = start  # before anything else is written
+            raise
 
     def _sync(self, stream: BinaryIO) -> None:
-        stream.flush()
         os.fsync(stream.fileno())
+
+
+def _cut_partial_line(fd: int, path: Path) -> None:
+    """Truncate the file open at *fd* after its last newline (if it does not end with one)."""
+    end = size = os.fstat(fd).st_size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            end = start + newline + 1
+            break
+        end = start
+    if end != size:
+        log.warning("%s ended in a partial line: cut back to its last complete line", path)
+        os.ftruncate(fd, end)
 
 
 class ConsoleSink(_StreamSink):
