@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shipper.errors import ConfigError
+from shipper.memory import PROCESS_REGISTRY
 
 __all__ = ["Readiness", "StatusServer"]
 
@@ -17,7 +18,8 @@ Readiness = Callable[[], dict[str, bool]]
 
 
 class StatusServer:
-    """Serves the metrics of *registry*; /readyz answers 503 naming the checks that fail."""
+    """Serves the metrics of *registry* and of the process (memory, CPU, descriptors and the
+    memory limit, :mod:`shipper.memory`); /readyz answers 503 naming the checks that fail."""
 
     def __init__(self, addr: str, registry: CollectorRegistry, readiness: Readiness) -> None:
         host, _, port = addr.rpartition(":")
@@ -50,7 +52,7 @@ class StatusServer:
             self._runner = None
 
     async def _metrics(self, _: web.Request) -> web.Response:
-        body = generate_latest(self._registry)
+        body = generate_latest(self._registry) + generate_latest(PROCESS_REGISTRY)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _healthz(self, _: web.Request) -> web.Response:
