@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 
 from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.documents import KafkaRecord
 
-__all__ = ["RebalanceHandler", "build_consumer", "to_record"]
+__all__ = ["RebalanceHandler", "build_consumer", "kafka_reachable", "to_record"]
 
 PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
 
@@ -47,6 +50,24 @@ def build_consumer(config: KafkaInputConfig, listener: RebalanceHandler) -> AIOK
     )
     consumer.subscribe([config.topic], listener=listener)
     return consumer
+
+
+async def kafka_reachable(config: KafkaInputConfig, timeout_s: float = 5.0) -> bool:
+    """Do the brokers answer (a metadata request), before a consumer is started?"""
+    client = AIOKafkaClient(
+        bootstrap_servers=config.bootstrap,
+        client_id="logferry-indexer-probe",
+        request_timeout_ms=int(timeout_s * 1000),
+        **config.client_options(),
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            await client.bootstrap()
+    except (KafkaError, OSError, TimeoutError):
+        return False
+    finally:
+        await client.close()
+    return True
 
 
 def to_record(record: ConsumerRecord) -> KafkaRecord:

@@ -34,7 +34,7 @@ from shipper.http import StatusServer
 from shipper.indexer.batch import Batch, BatchBuilder
 from shipper.indexer.bulk import BulkWriter
 from shipper.indexer.config import IndexerConfig
-from shipper.indexer.consumer import RebalanceHandler, build_consumer, to_record
+from shipper.indexer.consumer import RebalanceHandler, build_consumer, kafka_reachable, to_record
 from shipper.indexer.deadletter import DeadLetters
 from shipper.indexer.documents import Decoder, Document, KafkaRecord
 from shipper.indexer.es import build_client, describe_error, detect_features
@@ -433,6 +433,10 @@ class Indexer:
             else:
                 self.metrics.elasticsearch_up.set(1)
                 self._ready_checks["elasticsearch"] = True
+            if self._consumer is None:
+                # The consumer starts once the templates are in: until then (Elasticsearch down)
+                # /readyz must still say whether Kafka is reachable, not blame it.
+                self._kafka_up(await kafka_reachable(self.config.kafka))
             await asyncio.sleep(self.config.lag_interval_s)
 
     async def _retention_loop(self) -> None:
