@@ -110,8 +110,12 @@ class CheckpointStore:
         Two shippers on one state dir would overwrite each other's checkpoints and ship lines
         twice. The kernel drops the lock when the process dies, even by ``kill -9``.
         """
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        handle = (self.state_dir / self.LOCK_NAME).open("a+")
+        lock_path = self.state_dir / self.LOCK_NAME
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            handle = lock_path.open("a+")
+        except OSError as exc:
+            raise ConfigError(f"state_dir: cannot create {lock_path}: {_reason(exc)}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -122,10 +126,15 @@ class CheckpointStore:
                 f"state dir {self.state_dir} is in use by another shipper (pid {holder}); "
                 "give each shipper its own state_dir"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+        except OSError as exc:  # a full disk: checkpoints could not be written either
+            with contextlib.suppress(OSError):
+                handle.close()
+            raise ConfigError(f"state_dir: cannot write {lock_path}: {_reason(exc)}") from None
         self._lock = handle
 
     def unlock(self) -> None:
@@ -292,6 +301,11 @@ def _parse_time(value: Any) -> float:
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
     raise TypeError(f"not a time: {value!r}")
+
+
+def _reason(exc: OSError) -> str:
+    """The OS's words for an error, without the path the message already names."""
+    return exc.strerror or str(exc)
 
 
 def _iso(timestamp: float) -> str:

@@ -127,6 +127,12 @@ class ShipperConfig(BaseModel):
     checkpoint_interval_s: float = Field(
         1.0, gt=0, description="How often a changed checkpoint is written."
     )
+    checkpoint_unready_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long writing the checkpoint may keep failing (state dir full or "
+        "read-only) before /readyz reports not ready; each failure is counted at once.",
+    )
     drain_timeout_s: float = Field(
         15.0, ge=0, description="On SIGTERM, how long to wait for in-flight events."
     )

@@ -78,7 +78,12 @@ class ShipperMetrics:
         self.open_files = Gauge(f"{p}open_files", "Files being tailed.", registry=r)
         self.checkpoint_age = Gauge(
             f"{p}checkpoint_age_seconds",
-            "Seconds since the checkpoint was last written.",
+            "Seconds since the checkpoint was last written successfully.",
+            registry=r,
+        )
+        self.checkpoint_failures = Counter(
+            f"{p}checkpoint_save_failures",
+            "Attempts to write the checkpoint that failed (they are retried).",
             registry=r,
         )
         self.queue_batches = Gauge(

@@ -24,6 +24,7 @@ from shipper.backoff import Backoff
 from shipper.checkpoint import CheckpointStore
 from shipper.config import ShipperConfig, load_config
 from shipper.delivery import deliver
+from shipper.errors import ConfigError
 from shipper.http import StatusServer
 from shipper.metrics import ShipperMetrics
 from shipper.pipeline import EncodedBatch, record
@@ -56,7 +57,14 @@ class Shipper:
         self.metrics = metrics or ShipperMetrics()
         self._store = CheckpointStore(config.state_dir)
         self._store.lock()
-        self.source = FileSource(config.input, self._store.load())
+        try:
+            checkpoints = self._store.load()
+        except OSError as exc:  # a directory in its place, no permission, an I/O error
+            self._store.unlock()
+            raise ConfigError(
+                f"state_dir: cannot read the checkpoint {self._store.path}: {exc.strerror or exc}"
+            ) from None
+        self.source = FileSource(config.input, checkpoints)
         self._sink: Sink = build_sink(config.output.url, config.output.kafka)
         self._output_ok = True  # the last publish attempt (here or in a worker) succeeded
         self._transformer: Transformer = build_transformer(config, self._publish_failed)
@@ -68,6 +76,7 @@ class Shipper:
         self._pending_config: ShipperConfig | None = None
         self._last_saved: dict[str, Any] = {}
         self._saved_at = time.monotonic()
+        self._save_failing_since: float | None = None  # since the first failure after a success
         self._server = StatusServer(config.metrics_addr, self.metrics.registry, self._readiness)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -283,10 +292,17 @@ class Shipper:
             try:
                 self._store.save(current)
             except OSError as exc:
+                self.metrics.checkpoint_failures.inc()
+                if self._save_failing_since is None:
+                    self._save_failing_since = time.monotonic()
                 log.error("cannot write the checkpoint", extra={"error": str(exc)})
-                return
-            self._last_saved = current
-            self._saved_at = time.monotonic()
+            else:
+                if self._save_failing_since is not None:
+                    log.info("checkpoint written again")
+                self._save_failing_since = None
+                self._last_saved = current
+                self._saved_at = time.monotonic()
+        # From the last save that succeeded: a failing one must not look fresh.
         self.metrics.checkpoint_age.set(time.monotonic() - self._saved_at)
 
     def _update_gauges(self) -> None:
@@ -301,7 +317,11 @@ class Shipper:
 
     def _readiness(self) -> dict[str, bool]:
         output = self._sink.healthy and self._output_ok
-        return {"output": output, "running": not self._stopping.is_set()}
+        failing = self._save_failing_since
+        checkpoint = (
+            failing is None or time.monotonic() - failing < self.config.checkpoint_unready_after_s
+        )
+        return {"output": output, "checkpoint": checkpoint, "running": not self._stopping.is_set()}
 
 
 def _last_offsets(batch: list[RawLine]) -> dict[str, int]:

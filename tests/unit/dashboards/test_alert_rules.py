@@ -41,6 +41,7 @@ EXPECTED_ALERTS = {
     "IndexerDown": ("logferry-pipeline", "critical", "pipeline"),
     "ShipperFallingBehind": ("logferry-pipeline", "warning", "pipeline"),
     "ShipperPublishErrors": ("logferry-pipeline", "warning", "pipeline"),
+    "ShipperCheckpointFailing": ("logferry-pipeline", "warning", "pipeline"),
     "IndexerLagHigh": ("logferry-pipeline", "warning", "pipeline"),
     "IndexerBulkRejections": ("logferry-pipeline", "warning", "pipeline"),
     "DeadLettersAppearing": ("logferry-pipeline", "warning", "pipeline"),
