@@ -24,6 +24,7 @@ from loadtest.harness.alerts import AlertLog, WebhookReceiver, poll_alertmanager
 from loadtest.harness.config import RunConfig
 from loadtest.harness.delivery import RequestMatch, match_requests, read_request_log
 from loadtest.harness.load import LocustRun
+from loadtest.harness.preflight import check_dependencies
 from loadtest.harness.processes import ManagedProcess
 from loadtest.harness.report import RunReport
 from loadtest.harness.rules import alert_names, fast_alertmanager, fast_rules
@@ -64,6 +65,7 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
     routes_text = (
         None if config.alertmanager else _read(config.alertmanager_file, "Alertmanager config")
     )
+    await check_dependencies(config)  # within seconds, naming each service that is missing
     run_id = f"lt{datetime.now():%m%d%H%M%S}{secrets.token_hex(2)}"
     report_dir = config.report or Path("loadtest-reports") / f"{scenario.name}-{run_id}"
     work = (config.work_dir / run_id).resolve()
