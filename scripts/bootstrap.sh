@@ -16,21 +16,38 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
+# Debian starts a packaged daemon on install (prometheus, alertmanager, node exporter); the stack
+# runs its own on its own ports. A policy-rc.d that forbids every start (exit 101) keeps apt from
+# starting any, for the length of the install: nothing is stopped afterwards, so a server someone
+# else runs on this host is never touched. An existing policy-rc.d is the admin's: it is kept.
+sudo=()
+policy=/usr/sbin/policy-rc.d
+apt_install() {
+  local ours=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# written by logferry scripts/bootstrap.sh during apt-get install\nexit 101\n' |
+      "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    ours=$policy
+    trap '"${sudo[@]}" rm -f "$policy"' EXIT
+  fi
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if [ -n "$ours" ]; then
+    "${sudo[@]}" rm -f "$ours"
+    trap - EXIT
+  fi
+}
+
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "bootstrap: installing ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    # Debian starts packaged daemons on install; the stack runs its own on its own ports.
-    for unit in prometheus prometheus-alertmanager prometheus-node-exporter; do
-      if command -v systemctl >/dev/null 2>&1; then systemctl stop "$unit" >/dev/null 2>&1 || true; fi
-      pkill -x "$unit" >/dev/null 2>&1 || true
-    done
+    apt_install
   elif command -v sudo >/dev/null 2>&1; then
     echo "bootstrap: installing ${need[*]} (sudo)"
-    sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    sudo=(sudo)
+    apt_install
   else
     echo "bootstrap: missing ${need[*]}; install them with: apt-get install ${need[*]}" >&2
     exit 1
