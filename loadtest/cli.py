@@ -78,7 +78,8 @@ def run(**values: Any) -> None:
     Starts what is not given (demo app, shipper, indexer, a private Prometheus with the rules of
     --rules and a private Alertmanager delivering to a local webhook), runs Locust headless,
     then checks: each expected alert fired in Prometheus and reached the webhook; no other alert
-    fired; every request Locust made is one log line in Elasticsearch. Exit 0 only when all held,
+    fired; every request Locust made is one log line in Elasticsearch. The report directory gets
+    report.json and report.html (the run's charts and verdict on one page). Exit 0 only when all held,
     1 when an expectation failed, 3 when the run could not be carried out.
     """
     import asyncio

@@ -54,6 +54,8 @@ class LocustRun:
                 sys.executable, "-m", "locust", "-f", str(locustfile(scenario)), "--headless",
                 "--host", host, "--csv", str(report / "locust"), "--html", str(report / "locust.html"),
                 "--json-file", str(report / "locust"), "--only-summary", "--exit-code-on-error", "0",
+                # The history's percentiles are then the last 10 s's, not the whole run's so far.
+                "--csv-full-history",
                 "--stop-timeout", str(_STOP_TIMEOUT_S), "--loglevel", "WARNING",
             ],
             log,

@@ -13,7 +13,8 @@ no second, hand-kept copy of the rules that could drift from the real ones.
   needs several samples in its window.
 * :func:`fast_alertmanager` — ``dashboards/alertmanager/alertmanager.yml`` with every receiver
   sending to the load tester's webhook recorder and the route tree's waits shortened.
-* :func:`alert_names`, :func:`parse_duration`, :func:`format_duration` — helpers.
+* :func:`alert_names`, :func:`alert_exprs`, :func:`split_threshold` (an alert's value and
+  threshold, for the HTML report), :func:`parse_duration`, :func:`format_duration` — helpers.
 
 Every function raises :class:`ValueError`, with a message naming what is wrong, for input that
 is not what it expects.
@@ -30,11 +31,13 @@ from urllib.parse import quote
 import yaml
 
 __all__ = [
+    "alert_exprs",
     "alert_names",
     "fast_alertmanager",
     "fast_rules",
     "format_duration",
     "parse_duration",
+    "split_threshold",
 ]
 
 # Prometheus's duration units, largest first (a year is 365 days there, a week 7).
@@ -112,6 +115,37 @@ def alert_names(rules_yaml: str) -> list[str]:
         for rule in group["rules"]
         if "alert" in rule
     ]
+
+
+def alert_exprs(rules_yaml: str) -> dict[str, str]:
+    """Each alerting rule's expr by alert name (the first rule of a name, in file order)."""
+    exprs: dict[str, str] = {}
+    for group in _rule_groups(_load(rules_yaml, "rules file")):
+        for rule in group["rules"]:
+            if "alert" in rule:
+                exprs.setdefault(rule["alert"], rule["expr"])
+    return exprs
+
+
+_THRESHOLD_RE: Final = re.compile(
+    r"^(?P<value>.+?)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?:bool\s+)?(?P<threshold>[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$",
+    re.DOTALL,
+)
+_COMPARISON_RE: Final = re.compile(r"(?:[<>!=]=|[<>])|\b(?:and|or|unless)\b")
+
+
+def split_threshold(expr: str) -> tuple[str, str, float] | None:
+    """``"rate(x[5m]) > 0.05"`` → ``("rate(x[5m])", ">", 0.05)``: an alert expr that compares one
+    value with a literal threshold, split in two; None for any other shape (``a == 0 or b == 0``)."""
+    match = _THRESHOLD_RE.match(expr.strip())
+    if match is None:
+        return None
+    value = match["value"].strip()
+    # Label matchers and strings may hold `=~`, `!=` or `>`; the value itself must compare nothing.
+    bare = _EXPR_TOKEN_RE.sub("", re.sub(r"\{[^}]*\}", "", value))
+    if _COMPARISON_RE.search(bare):
+        return None
+    return value, match["op"], float(match["threshold"])
 
 
 def fast_rules(rules_yaml: str, factor: float, *, min_window_s: float = 10.0) -> str:

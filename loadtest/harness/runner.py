@@ -24,10 +24,12 @@ from loadtest.harness.alerts import AlertLog, WebhookReceiver, poll_alertmanager
 from loadtest.harness.config import RunConfig
 from loadtest.harness.delivery import RequestMatch, match_requests, read_request_log
 from loadtest.harness.load import LocustRun
+from loadtest.harness.page import write_page
 from loadtest.harness.preflight import check_dependencies
 from loadtest.harness.processes import ManagedProcess
 from loadtest.harness.report import RunReport
-from loadtest.harness.rules import alert_names, fast_alertmanager, fast_rules
+from loadtest.harness.rules import alert_exprs, alert_names, fast_alertmanager, fast_rules
+from loadtest.harness.series import Expectation, RunSeries, WatchedAlert, collect_series
 from loadtest.harness.verdict import Expectations, judge
 from loadtest.scenarios import catalog
 from loadtest.scenarios.environment import LocustSettings
@@ -62,6 +64,12 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
     # The files the run needs are read before anything is created: a wrong path leaves nothing.
     rules_text = _read(config.rules_file, "alert rules")
     known_alerts = frozenset(alert_names(rules_text))
+    # What the run's Prometheus evaluates: a given one has its own rules, taken to be these.
+    evaluated = (
+        rules_text
+        if config.prometheus or config.profile == "real"
+        else fast_rules(rules_text, config.fast_factor)
+    )
     routes_text = (
         None if config.alertmanager else _read(config.alertmanager_file, "Alertmanager config")
     )
@@ -92,7 +100,7 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
     alerts = AlertLog()
     async with AsyncExitStack() as stack:
         parts = await stack.enter_async_context(
-            _started_parts(config, work, rules_text, routes_text, alerts, console)
+            _started_parts(config, work, evaluated, routes_text, alerts, console)
         )
         locust = LocustRun(
             scenario, settings, host=parts.app_url, report=report_dir, log=work / "locust.out"
@@ -112,6 +120,9 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
                 requests, _ = await asyncio.gather(
                     _match(config, run_id, settings, totals.requests),
                     _await_deliveries(alerts, expectations, config.delivery_grace_s),
+                )
+                series = await _collect_series(
+                    http, config, parts, evaluated, expectations, alerts, locust, started_at
                 )
             finally:
                 await locust.process.stop(timeout_s=10)  # interrupted: no load on stopped parts
@@ -150,11 +161,13 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
         )
     report.files = {
         "report": str(report_dir / "report.json"),
+        "html": str(report_dir / "report.html"),
         "locust_html": str(report_dir / "locust.html"),
         "locust_csv": str(report_dir / "locust_stats.csv"),
         "work_dir": str(work),
     }
     report.write(report_dir)
+    write_page(report_dir, report, series, scenario.timeline(settings.duration_s))
     report.show(console)
     return report
 
@@ -177,7 +190,7 @@ def _read(path: Traversable, what: str) -> str:
 async def _started_parts(
     config: RunConfig,
     work: Path,
-    rules_text: str,
+    rules: str,
     routes_text: str | None,
     alerts: AlertLog,
     console: Console,
@@ -228,11 +241,6 @@ async def _started_parts(
         if config.prometheus:
             parts.prometheus = config.prometheus
         else:
-            rules = (
-                rules_text
-                if config.profile == "real"
-                else fast_rules(rules_text, config.fast_factor)
-            )
             parts.prometheus = await started(
                 "prometheus",
                 launch.start_prometheus(
@@ -369,6 +377,46 @@ async def _match(
         locust_requests=locust_requests,
         timeout_s=config.drain_timeout_s,
     )
+
+
+async def _collect_series(
+    http: aiohttp.ClientSession,
+    config: RunConfig,
+    parts: _Parts,
+    rules: str,
+    expectations: Expectations,
+    alerts: AlertLog,
+    locust: LocustRun,
+    started_at: float,
+) -> RunSeries:
+    """The report's charts: each alert named by the scenario or seen pending, over the run."""
+    exprs = alert_exprs(rules)
+    fired = sorted(name for name, seen in alerts.alerts.items() if seen.firing_at is not None)
+    names = dict.fromkeys([*expectations.firing, *expectations.quiet, *fired])
+    watched = [
+        WatchedAlert(name, exprs[name], _expectation(name, expectations))
+        for name in names
+        if name in exprs
+    ]
+    return await collect_series(
+        http,
+        parts.prometheus,
+        start=started_at - 5,
+        end=time.time(),
+        alerts=watched,
+        shipper=parts.shipper,
+        indexer=parts.indexer,
+        scrape_s=15.0 if config.prometheus else 1.0,  # a private Prometheus scrapes every second
+        locust_history=locust.history_file,
+    )
+
+
+def _expectation(name: str, expectations: Expectations) -> Expectation:
+    if name in expectations.firing:
+        return "must fire"
+    if name in expectations.quiet:
+        return "must stay quiet"
+    return "may fire" if name in expectations.may_fire else "fired unexpectedly"
 
 
 async def _await_deliveries(alerts: AlertLog, expectations: Expectations, grace_s: float) -> None:

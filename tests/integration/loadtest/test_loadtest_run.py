@@ -4,11 +4,14 @@ and the alert timings in it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.browser import open_page
 
 _RUN_TIMEOUT_S = 280  # the issue's bound is 3 minutes a scenario; leave room for a slow machine
 
@@ -73,6 +76,77 @@ def test_error_spike_fires_the_error_alerts_and_not_the_latency_one(
     assert latency is None or latency["firing_after_s"] is None
     assert report["locust"]["failures"] > 0  # the incident really made requests fail
     assert report["requests"]["lines_found"] == report["locust"]["requests"]
+    _check_page(tmp_path / "report")
+
+
+# Once plotly has drawn every chart: each chart's title, its series (points with a value, and
+# whether plotly drew the line) and its vertical markers (pending, firing).
+_CHARTS_DRAWN = """(() => {
+  const figures = [...document.querySelectorAll('figure.chart')];
+  if (!figures.length || figures.some(f => !f.querySelector('.js-plotly-plot')?._fullLayout)) {
+    return null;
+  }
+  return figures.map(f => {
+    const plot = f.querySelector('.js-plotly-plot');
+    return {
+      title: f.dataset.title,
+      series: plot.data.map(t => t.name),
+      points: plot.data.map(t => t.y.filter(v => v !== null).length),
+      drawn: [...plot.querySelectorAll('g.trace.scatter path.js-line')].length,
+      markers: (plot.layout.shapes || []).filter(s => s.type === 'line').length,
+    };
+  });
+})()"""
+
+
+def _check_page(report_dir: Path) -> None:
+    """report.html in headless Chromium: no console error, every chart drawn with its series."""
+    page = report_dir / "report.html"
+    visit = asyncio.run(open_page(page.as_uri(), _CHARTS_DRAWN))
+    (report_dir / "report.png").write_bytes(visit.screenshot)  # for a human looking at a failure
+    assert visit.errors == []
+    charts = {chart["title"]: chart for chart in visit.value}
+    assert list(charts) == [
+        "AppHighErrorRatio (must fire)",
+        "AppErrorLogBurst (must fire)",
+        "AppHighLatencyP95 (must stay quiet)",
+        "Requests per second",
+        "Share of requests failed",
+        "p95 response time, last 10 s",
+        "Events per second",
+        "Indexer consumer lag",
+    ]
+    expected_series = {
+        "AppHighErrorRatio (must fire)": [
+            "AppHighErrorRatio (service=shop)",
+            "threshold: fires when > 0.05",
+        ],
+        "AppErrorLogBurst (must fire)": [
+            "AppErrorLogBurst (service=shop)",
+            "threshold: fires when > 5",
+        ],
+        "AppHighLatencyP95 (must stay quiet)": [
+            "AppHighLatencyP95 (service=shop)",
+            "threshold: fires when > 1",
+        ],
+        "Events per second": [
+            "shipper: lines read/s",
+            "shipper: events published/s",
+            "indexer: documents indexed/s",
+        ],
+        "Indexer consumer lag": ["indexer: consumer lag (records)"],
+    }
+    for title, chart in charts.items():
+        if title in expected_series:
+            assert chart["series"] == expected_series[title], title
+        assert chart["drawn"] == len(chart["series"]) >= 1, title
+        # The run is 90 s at a point a second: every series has most of it (a threshold has 2).
+        assert all(
+            points >= (2 if name.startswith("threshold") else 30)
+            for name, points in zip(chart["series"], chart["points"], strict=True)
+        ), chart
+    # Pending and firing are marked on the alerts that fired, and on no other.
+    assert [chart["markers"] for chart in charts.values()] == [2, 2, 0, 0, 0, 0, 0, 0]
 
 
 def test_a_wrong_expectation_fails_the_run_and_is_named(
