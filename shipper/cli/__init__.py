@@ -18,6 +18,7 @@ _COMMANDS = {
     "retention": "shipper.cli.index:retention",
     "search": "shipper.cli.search:search",
     "trace": "shipper.cli.search:trace",
+    "top": "shipper.cli.top:top",
 }
 
 

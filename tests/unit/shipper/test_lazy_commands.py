@@ -31,5 +31,15 @@ def test_run_does_not_import_the_other_commands_modules() -> None:
 def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for name in ("run", "check-config", "stack", "setup", "index", "retention", "search", "trace"):
+    for name in (
+        "run",
+        "check-config",
+        "stack",
+        "setup",
+        "index",
+        "retention",
+        "search",
+        "trace",
+        "top",
+    ):
         assert f"  {name} " in result.output
