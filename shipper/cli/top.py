@@ -20,7 +20,11 @@ __all__ = ["top"]
     default=1.0,
     help="Seconds between refreshes.",
 )
-@click.option("--once", is_flag=True, help="Print one table (after two scrapes) and exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Print one table (after two scrapes) and exit; what it does when stdout is not a terminal.",
+)
 def top(targets: tuple[str, ...], interval_s: float, once: bool) -> None:
     """A live view of running shippers and indexers, read from their /metrics: events/s in and
     out, lag (bytes behind the files; records behind Kafka), open files, errors, dead letters.
@@ -31,4 +35,5 @@ def top(targets: tuple[str, ...], interval_s: float, once: bool) -> None:
     from shipper.top.live import Scraper, run_once, run_top
 
     scraper = Scraper(targets)
-    asyncio.run((run_once if once else run_top)(scraper, interval_s, out_console))
+    live = not once and out_console.is_terminal  # a pipe or a file gets one table, not a redraw
+    asyncio.run((run_top if live else run_once)(scraper, interval_s, out_console))

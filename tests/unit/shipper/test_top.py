@@ -116,3 +116,15 @@ def test_the_table_shows_every_column_and_says_how_to_quit() -> None:
     assert [c.strip() for c in indexer_line.split("│")[3:10]] == [
         "up", "-", "-", "12 rec", "-", "2", "1"
     ]  # fmt: skip
+
+
+def test_top_into_a_pipe_prints_one_table_and_names_an_unreachable_target() -> None:
+    from click.testing import CliRunner
+
+    from shipper.cli import cli
+
+    result = CliRunner().invoke(cli, ["top", "127.0.0.1:9", "--interval", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert "127.0.0.1:9" in result.output
+    assert "unreachable" in result.output
+    assert "q or Ctrl-C quits" not in result.output  # not live
