@@ -63,10 +63,12 @@ def _terminal(tmp_path: Path, command: str) -> Iterator[_Terminal]:
         "-f", "/dev/null", "new-session", "-d", "-s", "top", "-x", "150", "-y", "30",
         "-c", str(tmp_path), "sh", "-c", script,
     )  # fmt: skip
+    socket = Path(terminal.tmux("display-message", "-p", "#{socket_path}").strip())
     try:
         yield terminal
     finally:
         subprocess.run(["tmux", "-L", terminal.socket, "kill-server"], capture_output=True)
+        socket.unlink(missing_ok=True)  # the server leaves it behind
 
 
 def _row(screen: str, address: str) -> list[str]:
