@@ -3,19 +3,25 @@
 Two kinds of rule, each can be switched off:
 
 * **By key**, anywhere in the event, nested objects and lists included: the value of a key named
-  like a secret (``password``, ``passwd``, ``pwd``, ``secret``, ``*token``, ``api_key``,
-  ``authorization``, ``cookie``, ``credentials``, ``private_key``, ``card_number``, ``cvv``, …;
-  matched on the key in snake_case, so ``accessToken`` and ``X-Api-Key`` count) becomes
-  ``[REDACTED]`` whatever its type (``null`` and booleans are kept: they reveal nothing).
-  ``max_tokens`` and ``token_count`` do not match: the secret word must end the key.
-* **By value**, in every string: e-mail addresses → ``[REDACTED:email]``; ``Bearer``/``Basic``
-  credentials, ``key=value`` / ``key: value`` secrets in text, passwords in URLs and well-known
-  token formats (Stripe ``sk_live_``, GitHub ``ghp_``, Slack ``xox?-``, AWS ``AKIA``, Google
-  ``AIza``, GitLab ``glpat-``, JWTs) → ``[REDACTED:token]``; payment card numbers →
-  ``[REDACTED:card]`` — 13 to 19 digits, alone or in groups (4-4-4-4, Amex 4-6-5) separated by
-  single spaces or dashes, starting with 2-6 (the card networks' ranges) and passing the Luhn
-  check, so order numbers and timestamps are left alone (except the one in ten a Luhn check
-  lets through by chance). Integers that look like card numbers are redacted too.
+  like a secret (``password``, ``passwd``, ``pass``, ``passcode``, ``pwd``, ``pin``, ``secret``,
+  ``*token``, ``api_key``, ``authorization``, ``cookie``, ``credentials``, ``private_key``,
+  ``card_number``, ``cvv``, …; matched on the key in snake_case, so ``accessToken`` and
+  ``X-Api-Key`` count) becomes ``[REDACTED]`` whatever its type (``null`` and booleans are kept:
+  they reveal nothing). ``max_tokens`` and ``token_count`` do not match: the secret word must end
+  the key. A header stored as an object of its own, ``{"name": "Authorization", "value": …}``
+  (or ``key``/``Key``/``Name`` and ``value``/``Value``), counts as the key it names.
+* **By value**, in every string: e-mail addresses, in any script, → ``[REDACTED:email]``, and an
+  object key that is one becomes it too (a second one ``[REDACTED:email]#2``: no value is lost);
+  ``Bearer``/``Basic``/``Digest`` credentials, ``Authorization:``, ``Cookie:`` and
+  ``Set-Cookie:`` header values (any scheme), ``key=value`` / ``key: value`` secrets in text
+  (``pass=`` included), passwords in URLs and well-known token formats (Stripe ``sk_live_``,
+  GitHub ``ghp_``, Slack ``xox?-``, AWS ``AKIA``, Google ``AIza``, GitLab ``glpat-``, JWTs) →
+  ``[REDACTED:token]``; PEM private-key blocks (also cut short) → ``[REDACTED:private_key]``;
+  payment card numbers → ``[REDACTED:card]`` — 13 to 19 digits, alone or in groups (4-4-4-4,
+  Amex 4-6-5) separated by single spaces, dashes or dots, starting with 2-6 (the card networks'
+  ranges) and passing the Luhn check, so order numbers and timestamps are left alone (except the
+  one in ten a Luhn check lets through by chance). Numbers that look like card numbers are
+  redacted too, written as integers or as floats (``4111111111111111.0``).
 
 A redacted event is tagged ``_redacted``. Fields the pipeline itself wrote (``@timestamp``,
 ``event.id``, ``agent``, …, see ``skip_fields``) are not scanned. The default chain redacts
@@ -65,8 +71,8 @@ __all__ = [
 ]
 
 DEFAULT_SENSITIVE_KEY_PATTERNS: Final = (
-    r"passw(?:or)?d|passphrase",
-    r"(?:^|_)pwd$",
+    r"passw(?:or)?d|passphrase|passcode",
+    r"(?:^|_)(?:pwd|pass|pin|pin_?code)$",
     r"secrets?(?:$|_)",
     r"token$",
     r"(?:api|access|private|secret|signing|encryption|client)_?key$",
@@ -99,16 +105,40 @@ DEFAULT_SKIP_FIELDS: Final = (
 )
 
 # Value rules: each pairs a cheap test (substrings every match contains) with its regex.
+# Local part and domain labels in any script (``用户@例子.广告``, ``josé@bücher.de``); the top
+# level is letters, or an IDNA ``xn--`` label.
 _EMAIL: Final = re.compile(
-    r"(?<![\w.%+-])[\w.%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b"
+    r"(?<![\w.%+-])[\w.%+-]{1,64}@[^\W_](?:[\w-]{0,61}[^\W_])?"
+    r"(?:\.[^\W_](?:[\w-]{0,61}[^\W_])?)*\.(?:[Xx][Nn]--[A-Za-z0-9-]{1,59}|[^\W\d_]{2,24})\b"
 )
+# Digest's credentials are a list of ``name=value`` / ``name="value"`` pairs.
+_AUTH_PARAMS: Final = r'[\w-]+=(?:"[^"\r\n]*"|[^\s,"]*)(?:\s*,\s*[\w-]+=(?:"[^"\r\n]*"|[^\s,"]*))*'
 _AUTH_HEADER: Final = re.compile(
     r"\b([Bb]earer|BEARER|[Bb]asic|BASIC)(\s+)[A-Za-z0-9\-._~+/]{8,}=*"
+    rf"|\b([Dd]igest|DIGEST)(\s+)(?={_AUTH_PARAMS}){_AUTH_PARAMS}"
+)
+_SCHEMES: Final = r"(?:bearer|basic|token|digest|negotiate|ntlm|hoba|mutual|aws4-hmac-sha256)"
+# A header's value in text (``Authorization: Token …``, ``Cookie: a=1; b=2``, JSON in a string):
+# the scheme is kept, the credentials go. A scheme we do not know takes the rest of the value.
+_HEADER: Final = re.compile(
+    r"(?ai)(?<![\w-])((?:proxy[_-]?)?authori[sz]ation|(?:set[_-]?)?cookie)"
+    r"(\"?'?\s*[:=]\s*\"?'?)(?!\[REDACTED)"
+    rf"(?:({_SCHEMES}\s+)(?!\[REDACTED)(?:{_AUTH_PARAMS}|[^\s\"',;]+)"
+    rf"|(?!{_SCHEMES}\s)[^\s\"';]+(?:;\s*[^\s\"';]+)*(?:[ \t]+[^\s\"';,]+)*)"
+)
+# Headers written as a list of pairs, in a string: ``{"name": "Cookie", "value": "…"}``.
+_HEADER_PAIR: Final = re.compile(
+    r'(?ai)("(?:name|key)"\s*:\s*"(?:proxy-)?(?:authori[sz]ation|(?:set-)?cookie)"\s*,\s*'
+    r'"value"\s*:\s*")(?!\[REDACTED)(?:[^"\\]|\\.)+'
+)
+_PRIVATE_KEY: Final = re.compile(
+    r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----(?:(?!-----END).)*"
+    r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----)?",
+    re.DOTALL,
 )
 _KEY_VALUE: Final = re.compile(
     r"(?ai)(?<![\w.-])([\w.-]{0,40}?(?:api[_-]?key|apikey|access[_-]?key|secret|token|"
-    r"passw(?:or)?d|passphrase|pwd|credentials?))"
+    r"passw(?:or)?d|passphrase|passcode|(?<![a-z0-9])pass|pwd|credentials?))"
     r"(\"?'?\s*[:=]\s*\"?'?)(?!\[REDACTED)([^\s\"'&,;]+)"
 )
 _KNOWN_TOKEN: Final = re.compile(
@@ -118,12 +148,12 @@ _KNOWN_TOKEN: Final = re.compile(
     r"|eyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,})"
 )
 _URL_PASSWORD: Final = re.compile(r"(://[^/\s:@]{1,256}:)[^/\s@]{1,256}@")
-_CARD_RUN: Final = re.compile(r"[0-9][0-9 -]{11,}[0-9]")
+_CARD_RUN: Final = re.compile(r"[0-9][0-9 .-]{11,}[0-9]")
 _CARD_GROUPS: Final = re.compile(r"[0-9]+")
-# Digits → "d", space and dash → "s", anything else → "x"; a card then leaves one of these marks:
-# 13 digits in a row, or 4-digit groups (4-4-…, Amex/Diners 4-6-…: both start 4-4).
+# Digits → "d", space, dash and dot → "s", anything else → "x"; a card then leaves one of these
+# marks: 13 digits in a row, or 4-digit groups (4-4-…, Amex/Diners 4-6-…: both start 4-4).
 _CARD_MAP: Final = bytes(
-    ord("d") if 48 <= i <= 57 else ord("s") if i in (32, 45) else ord("x") for i in range(256)
+    ord("d") if 48 <= i <= 57 else ord("s") if i in (32, 45, 46) else ord("x") for i in range(256)
 )
 # Searched in the marks decoded to str: ``in`` on bytes goes through the buffer protocol and
 # costs several times more.
@@ -141,6 +171,9 @@ _MEMO_MAX: Final = 8192
 _CLEAN_MAX_CHARS: Final = 256  # longer strings rarely repeat; remembering them would only churn
 _KEY_SETS_MAX: Final = 1024
 
+# Name and value keys of a header (or tag, attribute) stored as an object of its own.
+_PAIRS: Final = (("name", "value"), ("Name", "Value"), ("key", "value"), ("Key", "Value"))
+
 _SkipTree = dict[str, Any]  # key → True (skip the subtree) or a nested _SkipTree
 _Rewrite = Callable[[str], str]
 
@@ -150,7 +183,11 @@ class RedactConfig(StageModel):
 
     type: Literal["redact"] = "redact"
     sensitive_keys: bool = Field(
-        True, description="Redact the values of keys named like secrets (password, token, …)."
+        True,
+        description=(
+            "Redact the values of keys named like secrets (password, pass, pin, token, cookie, "
+            "…), and of `{name: …, value: …}` objects that name one."
+        ),
     )
     extra_key_patterns: list[str] = Field(
         default_factory=list,
@@ -159,15 +196,20 @@ class RedactConfig(StageModel):
             "added to the built-in ones."
         ),
     )
-    emails: bool = Field(True, description="Redact e-mail addresses in strings.")
+    emails: bool = Field(
+        True, description="Redact e-mail addresses (any script) in strings and in object keys."
+    )
     tokens: bool = Field(
         True,
         description=(
-            "Redact Bearer/Basic credentials, `key=value` secrets in text, passwords in URLs and "
+            "Redact Bearer/Basic/Digest credentials, Authorization/Cookie/Set-Cookie header values "
+            "and `key=value` secrets in text, passwords in URLs, PEM private keys and "
             "well-known token formats (sk_live_, ghp_, AKIA, JWT, …)."
         ),
     )
-    cards: bool = Field(True, description="Redact Luhn-valid payment card numbers.")
+    cards: bool = Field(
+        True, description="Redact Luhn-valid payment card numbers (in text, integers and floats)."
+    )
     extra_patterns: dict[str, str] = Field(
         default_factory=dict,
         description=(
@@ -227,6 +269,10 @@ def _is_card(digits: str) -> bool:
     return 13 <= len(digits) <= 19 and digits[0] in _CARD_FIRST_DIGITS and luhn_valid(digits)
 
 
+def _is_pair(keys: tuple[Any, ...]) -> bool:
+    return any(name in keys and value in keys for name, value in _PAIRS)
+
+
 def _snake(key: str) -> str:
     return _KEY_SEPARATORS.sub("_", _CAMEL.sub("_", key)).lower()
 
@@ -257,26 +303,45 @@ def _may_hold_token(text: str) -> bool:
         return True
     if "A" in text and ("AKIA" in text or "AIza" in text):
         return True
+    if "K" in text and "PRIVATE KEY" in text:
+        return True
     return "J" in text and "eyJ" in text  # (a JWT also has dots; "J" is the rarer letter)
 
 
 # Written out rather than any(... for ...): a generator costs more than the tests themselves.
-def _may_hold_key_value(text: str) -> bool:
+# Each ``in`` is a pass over the text: a one-letter test (memchr) first spares three of them.
+def _may_hold_key_value(text: str, lowered: str) -> bool:
     if ":" not in text and "=" not in text:
         return False
-    lowered = text.lower()
+    if "k" in lowered and ("key" in lowered or "token" in lowered or "cookie" in lowered):
+        return True
     return (
-        "key" in lowered
-        or "secret" in lowered
-        or "token" in lowered
+        "secret" in lowered
         or "pass" in lowered
         or "pwd" in lowered
         or "credential" in lowered
+        or "authori" in lowered
     )
 
 
-def _may_hold_auth_header(text: str) -> bool:
-    return "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text
+def _may_hold_auth_header(lowered: str) -> bool:
+    return "earer" in lowered or "asic" in lowered or "igest" in lowered
+
+
+def _key_values(text: str, token: str) -> str:
+    """``key=value`` secrets and header values (``Cookie: …``, ``Authorization: Token …``)."""
+    lowered = text.lower()
+    if "cookie" in lowered or "authori" in lowered:
+        text = _HEADER_PAIR.sub(rf"\g<1>{token}", text)
+        text = _HEADER.sub(lambda match: f"{match[1]}{match[2]}{match[3] or ''}{token}", text)
+    return _KEY_VALUE.sub(rf"\g<1>\g<2>{token}", text)
+
+
+def _tokens(text: str, token: str, private_key: str) -> str:
+    """Well-known token formats, and PEM private-key blocks (kept whole or cut short)."""
+    if "PRIVATE KEY" in text:
+        text = _PRIVATE_KEY.sub(private_key, text)
+    return _KNOWN_TOKEN.sub(token, text)
 
 
 def _may_hold_card(text: str) -> bool:
@@ -319,6 +384,7 @@ class Redact:
         "_sensitive_keys",
         "_skip",
         "_token_rule",
+        "_tokens",
         "_url_rule",
     )
 
@@ -355,19 +421,15 @@ class Redact:
         token = self._label("token")
         email = self._label("email")
         card = self._card_label
-        on = config.tokens
-        self._url_rule: _Rewrite | None = (
-            (lambda text: _URL_PASSWORD.sub(rf"\g<1>{token}@", text)) if on else None
+        private_key = self._label("private_key")
+        # The rules of the ``tokens`` switch: asked for only when it is on.
+        self._tokens = config.tokens
+        self._url_rule: _Rewrite = lambda text: _URL_PASSWORD.sub(rf"\g<1>{token}@", text)
+        self._auth_rule: _Rewrite = lambda text: _AUTH_HEADER.sub(
+            lambda match: f"{match[1] or match[3]}{match[2] or match[4]}{token}", text
         )
-        self._auth_rule: _Rewrite | None = (
-            (lambda text: _AUTH_HEADER.sub(rf"\g<1>\g<2>{token}", text)) if on else None
-        )
-        self._key_value_rule: _Rewrite | None = (
-            (lambda text: _KEY_VALUE.sub(rf"\g<1>\g<2>{token}", text)) if on else None
-        )
-        self._token_rule: _Rewrite | None = (
-            (lambda text: _KNOWN_TOKEN.sub(token, text)) if on else None
-        )
+        self._key_value_rule: _Rewrite = lambda text: _key_values(text, token)
+        self._token_rule: _Rewrite = lambda text: _tokens(text, token, private_key)
         self._email_rule: _Rewrite | None = (
             (lambda text: _EMAIL.sub(email, text)) if config.emails else None
         )
@@ -387,14 +449,16 @@ class Redact:
         """
         rules: list[_Rewrite] = []
         at = "@" in text
-        if at and self._url_rule is not None and "://" in text:
+        if at and self._tokens and "://" in text:
             rules.append(self._url_rule)
-        if self._auth_rule is not None and _may_hold_auth_header(text):
-            rules.append(self._auth_rule)
-        if self._key_value_rule is not None and _may_hold_key_value(text):
-            rules.append(self._key_value_rule)
-        if self._token_rule is not None and _may_hold_token(text):
-            rules.append(self._token_rule)
+        if self._tokens:  # (the auth, key-value and token rules)
+            lowered = text.lower()
+            if _may_hold_auth_header(lowered):
+                rules.append(self._auth_rule)
+            if _may_hold_key_value(text, lowered):
+                rules.append(self._key_value_rule)
+            if _may_hold_token(text):
+                rules.append(self._token_rule)
         if at and self._email_rule is not None:
             rules.append(self._email_rule)
         if self._card_rule is not None and _may_hold_card(text):
@@ -436,15 +500,16 @@ class Redact:
 
     def _text_rule_open(self, text: str) -> bool:
         """:meth:`_any_rule_open` but for the card rule (and ``extra_patterns``)."""
-        if "@" in text and (
-            self._email_rule is not None or (self._url_rule is not None and "://" in text)
-        ):
+        if "@" in text and (self._email_rule is not None or (self._tokens and "://" in text)):
             return True
-        if self._key_value_rule is not None and _may_hold_key_value(text):
-            return True
-        if self._token_rule is not None and _may_hold_token(text):
-            return True
-        return self._auth_rule is not None and _may_hold_auth_header(text)
+        if not self._tokens:
+            return False
+        lowered = text.lower()  # once, for the key-value and auth tests
+        return (
+            _may_hold_key_value(text, lowered)
+            or _may_hold_token(text)
+            or _may_hold_auth_header(lowered)
+        )
 
     def __call__(self, event: Event) -> Event:
         """Redact ``event`` in place; tag it ``_redacted`` if anything changed."""
@@ -544,12 +609,17 @@ class Redact:
         return pattern is not None and type(key) is str and pattern.search(_snake(key)) is not None
 
     def _any_key_sensitive(self, keys: tuple[Any, ...]) -> bool:
-        """Whether any of ``keys`` (an object's, in line order) is sensitive;
+        """Whether an object with ``keys`` (in line order) needs more than its values looked
+        at: a key is sensitive or an e-mail address, or the object is a ``name``/``value`` pair;
         :attr:`_sensitive_keys` remembers it per key set.
 
         The lines of one app share a few key sets, so one lookup replaces a lookup per key.
         """
-        return any(map(self._sensitive, keys))
+        if any(map(self._sensitive, keys)):
+            return True
+        if self._key_pattern is not None and _is_pair(keys):
+            return True
+        return self._email_rule is not None and any(type(key) is str and "@" in key for key in keys)
 
     def _walk(self, node: dict[str, Any], skip: _SkipTree | None, texts: list[str]) -> bool:
         """Redact sensitive keys under ``node``; collect its strings not yet known to be clean."""
@@ -578,8 +648,55 @@ class Redact:
     def _walk_dict(self, node: dict[Any, Any], texts: list[str]) -> bool:
         """An object: only its values matter when none of its keys is sensitive (the usual)."""
         if self._sensitive_keys(tuple(node)):
-            return self._walk_items(node, node.items(), texts)
+            redacted = self._rename_email_keys(node) | self._redact_pair(node)
+            return self._walk_items(node, node.items(), texts) or redacted
         return self._walk_values(node, node.items(), texts)
+
+    def _redact_pair(self, node: dict[Any, Any]) -> bool:
+        """A header stored as ``{"name": "Authorization", "value": …}`` (or ``key``/``Key``…):
+        the value is redacted when the name is a secret's."""
+        for name_key, value_key in _PAIRS:
+            if name_key in node and value_key in node:
+                name, value = node[name_key], node[value_key]
+                if (
+                    type(name) is str
+                    and self._sensitive(name)
+                    and value is not None
+                    and type(value) is not bool
+                    and value != self._replacement
+                ):
+                    node[value_key] = self._replacement
+                    return True
+        return False
+
+    def _rename_email_keys(self, node: dict[Any, Any]) -> bool:
+        """Keys that hold e-mail addresses are redacted like values; the values stay, each
+        under its own key (a second address becomes ``[REDACTED:email]#2``, and so on)."""
+        rule = self._email_rule
+        if rule is None:
+            return False
+        renamed: dict[str, str] = {}
+        for key in node:
+            if type(key) is str and "@" in key:
+                new = rule(key)
+                if new != key:
+                    renamed[key] = new
+        if not renamed:
+            return False
+        kept = node.keys() - renamed.keys()
+        items = list(node.items())
+        node.clear()
+        for key, value in items:
+            target = renamed.get(key) if type(key) is str else None
+            if target is None:
+                node[key] = value
+                continue
+            unique, count = target, 1
+            while unique in node or unique in kept:
+                count += 1
+                unique = f"{target}#{count}"
+            node[unique] = value
+        return True
 
     def _walk_items(self, node: Any, items: Iterable[tuple[Any, Any]], texts: list[str]) -> bool:
         """Key names, then strings, nested values, cards (``items``: of a dict, or a list
@@ -603,6 +720,8 @@ class Redact:
                 redacted = self._walk_values(value, enumerate(value), texts) or redacted
             elif kind is int and self._card_ints and _CARD_INT_MIN <= value < _CARD_INT_MAX:
                 redacted = self._card_int(node, key, value) or redacted
+            elif kind is float and self._card_ints and _CARD_INT_MIN <= value < _CARD_INT_MAX:
+                redacted = self._card_float(node, key, value) or redacted
         return redacted
 
     def _walk_values(self, node: Any, items: Iterable[tuple[Any, Any]], texts: list[str]) -> bool:
@@ -628,6 +747,8 @@ class Redact:
                 redacted = self._walk_dict(value, texts) or redacted
             elif kind is list:
                 redacted = self._walk_values(value, enumerate(value), texts) or redacted
+            elif kind is float and self._card_ints and _CARD_INT_MIN <= value < _CARD_INT_MAX:
+                redacted = self._card_float(node, key, value) or redacted
         return redacted
 
     def _card_int(self, holder: Any, key: Any, value: int) -> bool:
@@ -635,6 +756,11 @@ class Redact:
             holder[key] = self._card_label
             return True
         return False
+
+    def _card_float(self, holder: Any, key: Any, value: float) -> bool:
+        """A card number written as a JSON number with a fraction or exponent
+        (``4111111111111111.0``, ``4.111111111111111e15``): whole, and exact below 2**53."""
+        return value.is_integer() and self._card_int(holder, key, int(value))
 
 
 def _replace(node: Any, skip: _SkipTree | None, changes: dict[int, str]) -> None:

@@ -82,6 +82,26 @@ _PIECES = [
     "9",
     "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
     "[REDACTED]",
+    "pass=",
+    "Pass: ",
+    "passcode",
+    "Token ",
+    "Digest ",
+    "DIGEST ",
+    'username="bob", response="ab"',
+    "Authorization",
+    "proxy-authorization",
+    "Cookie",
+    "set-cookie",
+    '"name": "',
+    '", "value": "',
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
+    "PRIVATE KEY",
+    "4111.1111.1111.1111",
+    "用户@例子.广告",
+    "josé@bücher.de",
+    "x@xn--p1ai.xn--p1ai",
 ]
 _TEXT = st.lists(st.sampled_from(_PIECES), max_size=8).map("".join) | st.text(max_size=30)
 _SCALARS = st.one_of(
@@ -90,6 +110,7 @@ _SCALARS = st.one_of(
     st.floats(allow_nan=False),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.sampled_from([4111111111111111, 378282246310005, 140528895302528, 5555555555554444]),
+    st.sampled_from([4111111111111111.0, 4.111111111111111e15, 378282246310005.0, 1e16]),
     _TEXT,
 )
 _VALUES = st.recursive(

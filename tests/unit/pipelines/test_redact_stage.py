@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines import Pipeline, tags
+from pipelines import Pipeline, RawLine, tags
 from pipelines.errors import PipelineConfigError
 from pipelines.redact import Redact, RedactConfig, luhn_valid
 
@@ -221,3 +221,147 @@ def test_never_raises(text: str) -> None:
 def test_bad_config(stage: dict[str, Any], key: str) -> None:
     with pytest.raises(PipelineConfigError, match=rf"pipeline\[0\]\.{key}"):
         Pipeline.from_config([{"type": "redact", **stage}])
+
+
+# Issue 11, item 10: the probes redaction used to miss, each caught by the default config.
+_PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEAvZ2fMpl3sQk2b9C7n3XKJ0kE\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        pytest.param(
+            {"message": "login pass=hunter2 ok"},
+            {"message": "login pass=[REDACTED:token] ok"},
+            id="pass= in text",
+        ),
+        pytest.param(
+            {"message": "db_pass: hunter2"}, {"message": "db_pass: [REDACTED:token]"}, id="x_pass:"
+        ),
+        pytest.param({"pass": "hunter2"}, {"pass": "[REDACTED]"}, id="key pass"),
+        pytest.param({"passcode": "4711"}, {"passcode": "[REDACTED]"}, id="key passcode"),
+        pytest.param({"pin": 1234}, {"pin": "[REDACTED]"}, id="key pin"),
+        pytest.param({"user_pin": "1234"}, {"user_pin": "[REDACTED]"}, id="key user_pin"),
+        pytest.param(
+            {"message": "Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"},
+            {"message": "Authorization: Token [REDACTED:token]"},
+            id="Authorization: Token in text",
+        ),
+        pytest.param(
+            {"message": 'sent {"Authorization": "Token abc123def456", "Accept": "*/*"}'},
+            {"message": 'sent {"Authorization": "Token [REDACTED:token]", "Accept": "*/*"}'},
+            id="Authorization: Token in JSON in text",
+        ),
+        pytest.param(
+            {
+                "message": 'Authorization: Digest username="bob", realm="api", nonce="dcd98b", '
+                'uri="/x", response="6629fae49393a05397450978507c4ef1"'
+            },
+            {"message": "Authorization: Digest [REDACTED:token]"},
+            id="Authorization: Digest in text",
+        ),
+        pytest.param(
+            {"message": 'retrying with Digest username="bob", response="6629fae4939"'},
+            {"message": "retrying with Digest [REDACTED:token]"},
+            id="Digest in text",
+        ),
+        pytest.param(
+            {"headers": [{"name": "Authorization", "value": "Token abc"}, {"name": "Accept"}]},
+            {"headers": [{"name": "Authorization", "value": "[REDACTED]"}, {"name": "Accept"}]},
+            id="headers as name/value objects",
+        ),
+        pytest.param(
+            {"tags": [{"Key": "db_password", "Value": "hunter2"}, {"Key": "env", "Value": "x"}]},
+            {"tags": [{"Key": "db_password", "Value": "[REDACTED]"}, {"Key": "env", "Value": "x"}]},
+            id="Key/Value objects",
+        ),
+        pytest.param(
+            {"message": 'headers [{"name": "Cookie", "value": "sid=abc; theme=dark"}]'},
+            {"message": 'headers [{"name": "Cookie", "value": "[REDACTED:token]"}]'},
+            id="name/value objects in text",
+        ),
+        pytest.param(
+            {"message": "Cookie: sid=abc123; theme=dark"},
+            {"message": "Cookie: [REDACTED:token]"},
+            id="Cookie in text",
+        ),
+        pytest.param(
+            {"message": "Set-Cookie: sid=abc123; Path=/; HttpOnly\r\nVary: Accept"},
+            {"message": "Set-Cookie: [REDACTED:token]\r\nVary: Accept"},
+            id="Set-Cookie in text",
+        ),
+        pytest.param(
+            {"message": f"loaded key\n{_PEM}\ndone"},
+            {"message": "loaded key\n[REDACTED:private_key]\ndone"},
+            id="PEM private key",
+        ),
+        pytest.param(
+            {"message": "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5v"},
+            {"message": "[REDACTED:private_key]"},
+            id="PEM private key cut short",
+        ),
+        pytest.param(
+            {"message": "card 4111.1111.1111.1111 ok"},
+            {"message": "card [REDACTED:card] ok"},
+            id="card with dots",
+        ),
+        pytest.param(
+            {"n": float(VISA), "amount": 12.5}, {"n": "[REDACTED:card]", "amount": 12.5}, id="float"
+        ),
+        pytest.param(
+            {"by_user": {"bob@example.com": 3, "plain": 1}},
+            {"by_user": {"[REDACTED:email]": 3, "plain": 1}},
+            id="e-mail as key",
+        ),
+        pytest.param(
+            {"message": "from 用户@例子.广告 and josé@bücher.de"},
+            {"message": "from [REDACTED:email] and [REDACTED:email]"},
+            id="internationalised e-mail",
+        ),
+        pytest.param(
+            {"message": "to info@xn--bcher-kva.xn--p1ai"},
+            {"message": "to [REDACTED:email]"},
+            id="IDNA e-mail",
+        ),
+    ],
+)
+def test_issue11_10_redaction_probes(app: dict[str, Any], expected: dict[str, Any]) -> None:
+    event = redact(app)
+    assert event["app"] == expected
+    assert event["tags"] == [tags.REDACTED]
+
+
+def test_issue11_10_card_floats_from_a_line() -> None:
+    """A card written as a JSON number with a fraction or an exponent, through the whole chain."""
+    pipeline = Pipeline.from_config(None)
+    line = f'{{"message": "paid", "card": {VISA}.0, "cc": 4.111111111111111e15}}'.encode()
+    event = pipeline(RawLine(line, "/x/app.log", "fp", 0))
+    assert event["app"]["card"] == "[REDACTED:card]"
+    assert event["app"]["cc"] == "[REDACTED:card]"
+
+
+def test_issue11_10_email_keys_keep_every_value() -> None:
+    event = redact({"u": {"a@example.com": 1, "b@example.com": 2, "[REDACTED:email]": 3}})
+    assert sorted(event["app"]["u"].values()) == [1, 2, 3]
+    assert all("@" not in key for key in event["app"]["u"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tests pass ok; compass=1 bypass=2",
+        "spin=3 ping: 20ms",
+        "Token refresh scheduled in 5 minutes",
+        "digest of the day: 42",
+        "version 1234.5678",
+        "cookies accepted",
+    ],
+)
+def test_issue11_10_near_misses_left_alone(text: str) -> None:
+    event = redact({"message": text, "passenger": "x", "spin": "y", "name": "a", "value": 1})
+    assert event["app"] == {"message": text, "passenger": "x", "spin": "y", "name": "a", "value": 1}
+    assert "tags" not in event
