@@ -76,6 +76,23 @@ class ShipperMetrics:
             f"{p}file_lag_bytes", "File size minus the acknowledged offset.", ["path"], registry=r
         )
         self.open_files = Gauge(f"{p}open_files", "Files being tailed.", registry=r)
+        self.open_files_limit = Gauge(
+            f"{p}open_files_limit",
+            "Most files held open at once: input.max_open_files, or fewer if the open file "
+            "limit less the rest of the process and input.reserved_descriptors is lower.",
+            registry=r,
+        )
+        self.files_waiting = Gauge(
+            f"{p}files_waiting",
+            "Files matched that wait for a descriptor; they take turns with the open ones.",
+            registry=r,
+        )
+        self.globs_unmatched = Gauge(
+            f"{p}input_globs_unmatched",
+            "Globs of input.paths that matched no file at the last scan (a wrong path, or an "
+            "app that has not written yet).",
+            registry=r,
+        )
         self.checkpoint_age = Gauge(
             f"{p}checkpoint_age_seconds",
             "Seconds since the checkpoint was last written successfully.",

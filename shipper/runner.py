@@ -308,6 +308,9 @@ class Shipper:
     def _update_gauges(self) -> None:
         stats = self.source.stats()
         self.metrics.open_files.set(stats.open_files)
+        self.metrics.open_files_limit.set(stats.open_files_limit)
+        self.metrics.files_waiting.set(stats.files_waiting)
+        self.metrics.globs_unmatched.set(len(self.source.unmatched_globs))
         lag_by_path: dict[str, int] = {}
         for followed in stats.files:  # a rotated file and its successor may share a path
             lag_by_path[followed.path] = lag_by_path.get(followed.path, 0) + followed.lag_bytes
@@ -321,7 +324,12 @@ class Shipper:
         checkpoint = (
             failing is None or time.monotonic() - failing < self.config.checkpoint_unready_after_s
         )
-        return {"output": output, "checkpoint": checkpoint, "running": not self._stopping.is_set()}
+        return {
+            "output": output,
+            "input": not (self.source.unmatched_globs and self.config.input.require_match),
+            "checkpoint": checkpoint,
+            "running": not self._stopping.is_set(),
+        }
 
 
 def _last_offsets(batch: list[RawLine]) -> dict[str, int]:

@@ -38,6 +38,14 @@ class FileSourceConfig(BaseModel):
             " the path as globbed."
         ),
     )
+    require_match: bool = Field(
+        True,
+        description=(
+            "While a glob of `paths` matches no file, /readyz answers not ready (check `input`)"
+            " besides the warning and `logferry_shipper_input_globs_unmatched`. Set false for a"
+            " sidecar probed on /readyz that starts before its app writes the log."
+        ),
+    )
     scan_interval_s: float = Field(
         5.0, gt=0, description="How often the globs are expanded again to find new files."
     )
@@ -114,6 +122,29 @@ class FileSourceConfig(BaseModel):
         1024,
         ge=1,
         description=(
-            "Most descriptors held at once; new files wait for a free slot (a warning says so)."
+            "Most files held open at once; fewer if the descriptor limit (`ulimit -n`, raised to"
+            " its hard limit at start) less `reserved_descriptors` and the descriptors the"
+            " process already holds is lower. Files beyond that take turns: while some wait, an"
+            " open file gives its descriptor up once read to its end and acknowledged, and the"
+            " waiting files are opened in the order they started waiting. A warning and the"
+            " `logferry_shipper_files_waiting` gauge report the shortage."
+        ),
+    )
+    reserved_descriptors: int = Field(
+        64,
+        ge=8,
+        description=(
+            "Descriptors never used for files, kept for the shipper's sockets (output, metrics"
+            " server), checkpoint writes and workers, beyond those it holds when a scan runs."
+        ),
+    )
+    follow_symlinks: bool = Field(
+        False,
+        description=(
+            "Read files reached through a symbolic link (the file itself, or a directory below"
+            " the fixed part of a glob). Off: such paths are skipped (logged once) and files are"
+            " opened with `O_NOFOLLOW`, so whoever can write in a watched directory cannot make"
+            " the shipper read another file. On: a link is followed only if its target is itself"
+            " matched by the globs (and not excluded); the file is then known under both paths."
         ),
     )

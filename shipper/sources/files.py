@@ -5,10 +5,18 @@ is fast); the work is done by the roles drawn in :mod:`shipper.sources`:
 
 * **Discovery.** The globs are expanded every ``scan_interval_s`` (at once after a
   :meth:`FileSource.reconfigure` or a truncation). A file is a ``(dev, inode)``; its path is
-  wherever the globs find it now. A new file is opened (up to ``max_open_files``), given a
+  wherever the globs find it now. A new file is opened, given a
   :class:`~shipper.sources.watcher.FileWatcher`, and identified by its first line; the
   :class:`~shipper.sources.identity.FileTable` decides whether it is a checkpointed file, a copy
-  or a new file.
+  or a new file. Symbolic links are not followed unless ``follow_symlinks`` says so (see
+  :mod:`shipper.sources.discovery`).
+* **Descriptors.** At most ``max_open_files`` files are held open, and never more than the
+  descriptor limit (raised from soft to hard at start) less what the rest of the process holds
+  less ``reserved_descriptors`` (see :mod:`shipper.sources.descriptors`): the process keeps room
+  for its sockets and its checkpoint. Files beyond that *wait*, oldest first: new files, and
+  released files that grew. While any wait, an open file gives its descriptor up as soon as it
+  is read to its end and acknowledged, so every file takes its turn and none starves for
+  ``close_inactive_s``; the shortage is logged once and shown by :meth:`FileSource.stats`.
 * **Scheduling.** Each pass reads from the watchers that are due (hot, holding lines, or at their
   poll time), round-robin from a different one each pass so that no file starves the others,
   until one batch is full, and hands the batch to ``emit``; with nothing to read it sleeps until
@@ -33,6 +41,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from pipelines.types import RawLine
 from shipper.checkpoint import FileCheckpoint
 from shipper.sources.config import FileSourceConfig
+from shipper.sources.descriptors import (
+    OUT_OF_DESCRIPTORS,
+    descriptors_open,
+    open_file_limit,
+    raise_open_file_limit,
+)
 from shipper.sources.discovery import Found, discover
 from shipper.sources.fingerprint import natural_fingerprint
 from shipper.sources.identity import Alias, FileTable
@@ -42,6 +56,9 @@ from shipper.sources.watcher import FileWatcher, Next, close_fd, open_file
 __all__ = ["Emit", "FileSource"]
 
 logger = logging.getLogger(__name__)
+
+_UNMATCHED_WARN_EVERY_S = 60.0
+"""How often the warning about a glob that matches no file is repeated."""
 
 Emit = Callable[[list[RawLine]], Awaitable[None]]
 """Hands a batch of lines to the output; may block (backpressure)."""
@@ -73,7 +90,14 @@ class FileSource:
         self._wall_clock = wall_clock
         self._tally = Tally()
         self._files = FileTable(config, checkpoints, self._tally, wall_clock)
-        self._starting = True  # until a scan could open every file it found
+        # Found by the first scan and not opened yet: their checkpoints are kept meanwhile.
+        self._startup_keys: set[tuple[int, int]] | None = None
+        # Files that want a descriptor and wait for one, oldest first.
+        self._waiting: dict[tuple[int, int], Found] = {}
+        self._freed = False  # a descriptor was given back since the waiting files were served
+        self._limit = open_file_limit()
+        self._room = self._limit  # descriptors the files may take (see _measure_room)
+        self._warned_links: set[str] = set()
         self._next_scan_at = 0.0
         self._round_robin = 0
         self._stopping = False
@@ -82,6 +106,8 @@ class FileSource:
         self._wake: asyncio.Event | None = None
         self._warned_paths: set[str] = set()
         self._warned_full = False
+        self._unmatched: tuple[str, ...] = ()
+        self._unmatched_warned_at = 0.0
 
     # ----------------------------------------------------------------------------- public API
 
@@ -97,6 +123,7 @@ class FileSource:
         self._running = True
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._limit = raise_open_file_limit()
         files = self._files
         try:
             while not self._stopping:
@@ -104,6 +131,8 @@ class FileSource:
                 if files.scan_requested or now >= self._next_scan_at:
                     self._scan(now)
                 batch = self._collect(now)
+                if self._freed and self._waiting:
+                    self._fill(now)
                 if batch:
                     await emit(batch)
                     await asyncio.sleep(0)  # a fast emit must not starve the loop
@@ -143,6 +172,11 @@ class FileSource:
         self._files.scan_requested = True
         self._wakeup()
 
+    @property
+    def unmatched_globs(self) -> tuple[str, ...]:
+        """The globs of ``paths`` that matched no file at the last scan (none before it)."""
+        return self._unmatched
+
     def stop(self) -> None:
         """Make :meth:`run` return once the ``emit`` under way (if any) completes."""
         self._stopping = True
@@ -163,6 +197,8 @@ class FileSource:
         return SourceStats(
             files=tuple(watcher.stats() for watcher in files.by_id.values()),
             open_files=files.open_count(),
+            open_files_limit=self._cap(),
+            files_waiting=len(self._waiting),
             lines_read_total=tally.lines_read,
             bytes_read_total=tally.bytes_read,
             partial_lines_total=partial,
@@ -231,8 +267,9 @@ class FileSource:
         files = self._files
         if files.by_key.get((watcher.dev, watcher.inode)) is not watcher:
             return  # replaced since the pass began (it then holds no lines): not to be read
+        give_way = bool(self._waiting)
         while True:
-            step = watcher.pull(self._config, now, batch, budget)
+            step = watcher.pull(self._config, now, batch, budget, give_way=give_way)
             if step is Next.WAIT:
                 return
             if step is Next.IDENTIFY:
@@ -243,8 +280,10 @@ class FileSource:
                 files.truncated(watcher, now)
             elif step is Next.CLOSE:
                 files.drop(watcher, "read to its end and no longer matched")
+                self._freed = True
             else:
                 watcher.release()
+                self._freed = True
             return
 
     # ----------------------------------------------------------------------------- discovery
@@ -254,8 +293,23 @@ class FileSource:
         files = self._files
         files.scan_requested = False
         self._next_scan_at = now + config.scan_interval_s
-        startup = self._starting
-        found = discover(config.paths, config.exclude)
+        matched: set[str] = set()
+        links: list[str] = []
+        found = discover(
+            config.paths,
+            config.exclude,
+            matched,
+            follow_symlinks=config.follow_symlinks,
+            skipped_links=links,
+        )
+        self._note_unmatched([pattern for pattern in config.paths if pattern not in matched], now)
+        self._note_links(links)
+        if self._startup_keys is None:
+            self._startup_keys = set(found)
+        else:
+            self._startup_keys.intersection_update(found)
+        self._measure_room()
+        wanting: dict[tuple[int, int], Found] = {}
         by_key = files.by_key
         for key, entry in list(by_key.items()):
             if by_key.get(key) is not entry:
@@ -272,45 +326,140 @@ class FileSource:
             entry.matched = True
             if entry.path not in seen.paths:
                 entry.renamed(seen.paths[0])
-            if entry.fd is None and seen.size != entry.read_pos:
-                self._reopen(entry, now)
-        opened: list[tuple[FileWatcher, bytes]] = []
+            if entry.fd is None and entry.may_have_grown(seen.size):
+                wanting[key] = seen
+        for key, seen in sorted(found.items(), key=lambda item: item[1].paths[0]):
+            wanting[key] = seen  # new files
+        # Who waited longest goes first; files no longer there (or no longer wanting) leave.
+        self._waiting = {
+            key: wanting.pop(key) for key in list(self._waiting) if key in wanting
+        } | wanting
+        self._fill(now)
+        # Until every file found at startup was opened (and could claim its checkpoint), the
+        # checkpoints matching no file yet are kept.
+        files.end_scan(bool(self._startup_keys))
+
+    def _fill(self, now: float) -> None:
+        """Open waiting files, oldest first, while there is room for them."""
+        files = self._files
+        startup_keys = self._startup_keys if self._startup_keys is not None else set()
+        self._freed = False
+        cap = self._cap()
         open_count = files.open_count()
-        capped = False
-        for seen in sorted(found.values(), key=lambda f: f.paths[0]):
-            if open_count >= config.max_open_files:
-                capped = True
-                if not self._warned_full:
-                    logger.warning(
-                        "max_open_files (%d) reached: %d new file(s) wait for a free slot",
-                        config.max_open_files,
-                        len(found) - len(opened),
-                    )
-                    self._warned_full = True
+        opened: list[tuple[FileWatcher, bytes]] = []
+        waiting = self._waiting
+        while waiting and open_count < cap:
+            key = next(iter(waiting))
+            seen = waiting.pop(key)
+            entry = files.by_key.get(key)
+            try:
+                if entry is None:
+                    result = self._open(seen, key in startup_keys, now)
+                    startup_keys.discard(key)
+                    if result is not None:
+                        opened.append(result)
+                        open_count += 1
+                elif isinstance(entry, FileWatcher) and entry.fd is None:
+                    self._reopen(entry, now)
+                    if files.by_key.get(key) is not entry or entry.fd is not None:
+                        open_count += 1
+            except OSError as exc:  # out of descriptors, whatever the budget said
+                self._waiting = waiting = {key: seen} | waiting
+                self._out_of_descriptors(open_count, exc)
                 break
-            result = self._open(seen, startup, now)
-            if result is not None:
-                opened.append(result)
-                open_count += 1
-        else:
-            self._warned_full = False
         unclaimed = [(w, p) for w, p in opened if not files.orphans or not files.claim(w, p, now)]
         for watcher, prefix in unclaimed:
-            fingerprint = natural_fingerprint(prefix, config.fingerprint_bytes)
+            fingerprint = natural_fingerprint(prefix, self._config.fingerprint_bytes)
             if fingerprint is None:
                 watcher.from_startup = False  # nothing complete to skip: read it all, when ready
                 continue
             files.settle(watcher, prefix, fingerprint, now)
-        if not capped:
-            # Every file found was opened (and could claim its checkpoint): startup is over.
-            self._starting = False
-        files.end_scan(self._starting)
+        self._note_waiting(cap)
+
+    def _cap(self) -> int:
+        """Most files to hold open now."""
+        return max(1, min(self._config.max_open_files, self._room))
+
+    def _measure_room(self) -> None:
+        """Descriptors the files may take: the limit, less what the rest of the process holds
+        (sockets, workers' pipes, the lock file…), less the reserve."""
+        held = descriptors_open()
+        others = 0 if held is None else max(0, held - self._files.open_count())
+        self._room = self._limit - others - self._config.reserved_descriptors
+
+    def _out_of_descriptors(self, open_count: int, exc: OSError) -> None:
+        """An open failed for want of a descriptor although the budget allowed it: something
+        else in the process took more than the reserve. Hold fewer files until the next scan
+        measures again (waiting files make open ones give theirs up)."""
+        self._room = open_count - self._config.reserved_descriptors
+        logger.warning(
+            "out of descriptors with %d file(s) open (%s): holding at most %d until the next scan",
+            open_count,
+            exc.strerror,
+            self._cap(),
+        )
+
+    def _note_waiting(self, cap: int) -> None:
+        """Warn that files wait for a descriptor: once (a shortage comes and goes with every
+        turn; ``files_waiting`` in :meth:`stats` shows it as it is)."""
+        if not self._waiting or self._warned_full:
+            return
+        self._warned_full = True
+        config = self._config
+        if cap >= config.max_open_files:
+            logger.warning(
+                "max_open_files (%d) reached: %d file(s) wait for a free slot; open files give"
+                " theirs up in turn once read to their end",
+                cap,
+                len(self._waiting),
+            )
+        else:
+            logger.warning(
+                "descriptor limit reached: %d file(s) wait; at most %d open at once (open file"
+                " limit %d, less %d held by the rest of the process, less reserved_descriptors"
+                " %d); open files give theirs up in turn once read to their end. Raise the hard"
+                " limit (LimitNOFILE=, ulimit -Hn) to hold them all",
+                len(self._waiting),
+                cap,
+                self._limit,
+                max(0, self._limit - self._room - config.reserved_descriptors),
+                config.reserved_descriptors,
+            )
+
+    def _note_links(self, links: list[str]) -> None:
+        """Say once per path that a symbolic link is not followed."""
+        why = (
+            "its target is not matched by the globs"
+            if self._config.follow_symlinks
+            else "follow_symlinks is off"
+        )
+        for path in links:
+            if path not in self._warned_links and len(self._warned_links) < 10000:
+                self._warned_links.add(path)
+                logger.warning("%s is a symbolic link, not followed: %s", path, why)
+
+    def _note_unmatched(self, unmatched: list[str], now: float) -> None:
+        """Warn while a glob matches nothing (a wrong path must not look like a quiet app)."""
+        new = [pattern for pattern in unmatched if pattern not in self._unmatched]
+        if new or (unmatched and now - self._unmatched_warned_at >= _UNMATCHED_WARN_EVERY_S):
+            self._unmatched_warned_at = now
+            logger.warning(
+                "input: no file matches %s (relative globs from %s); waiting for one to appear",
+                ", ".join(repr(pattern) for pattern in unmatched),
+                os.getcwd(),
+            )
+        for pattern in self._unmatched:
+            if pattern not in unmatched:
+                logger.info("input: %r matches a file now", pattern)
+        self._unmatched = tuple(unmatched)
 
     def _open(self, seen: Found, startup: bool, now: float) -> tuple[FileWatcher, bytes] | None:
         path = seen.paths[0]
         try:
-            fd = open_file(path)
+            fd = open_file(path, follow_symlinks=self._config.follow_symlinks)
         except OSError as exc:
+            if exc.errno in OUT_OF_DESCRIPTORS:
+                raise
             if path not in self._warned_paths and len(self._warned_paths) < 10000:
                 self._warned_paths.add(path)
                 logger.warning("cannot open %s: %s", path, exc)
@@ -322,10 +471,19 @@ class FileSource:
                 close_fd(fd, tally)  # replaced since the glob: the next scan sees the new one
                 return None
             prefix = os.pread(fd, self._files.prefix_len(), 0)
+            # Size 0 yet data, and still size 0 after the read (not a file just written to):
+            # procfs, sysfs, some FUSE. Its size must not be taken for a truncation.
+            sizeless = st.st_size == 0 and bool(prefix) and os.fstat(fd).st_size == 0
         except OSError as exc:
             close_fd(fd, tally)
             logger.warning("cannot read %s: %s", path, exc)
             return None
+        if sizeless:
+            logger.warning(
+                "%s reports size 0 but holds data (procfs, sysfs, FUSE?): read once to its end,"
+                " then only what is added past that point",
+                path,
+            )
         self._warned_paths.discard(path)
         tally.files_opened += 1
         watcher = FileWatcher(
@@ -335,7 +493,8 @@ class FileSource:
             fd=fd,
             tally=tally,
             from_startup=startup,
-            size=st.st_size,
+            size=len(prefix) if sizeless else st.st_size,
+            sizeless=sizeless,
             seen_end=len(prefix),
             last_growth_at=now,
             next_poll_at=now,
@@ -345,8 +504,7 @@ class FileSource:
         return watcher, prefix
 
     def _reopen(self, watcher: FileWatcher, now: float) -> None:
-        """A released file changed: open it again where it was left."""
-        if self._files.open_count() >= self._config.max_open_files:
-            return
-        if watcher.reopen(now) is Next.TRUNCATED:
+        """A released file changed: open it again where it was left (``OSError``: out of
+        descriptors)."""
+        if watcher.reopen(now, follow_symlinks=self._config.follow_symlinks) is Next.TRUNCATED:
             self._files.truncated(watcher, now)

@@ -165,7 +165,8 @@ class FileTable:
             length = orphan.fingerprint_len
             if len(prefix) < length or fingerprint_of(prefix[:length]) != orphan.fingerprint:
                 continue
-            if watcher.size < orphan.emitted or not holds_samples(watcher.fd, watcher.size, orphan):
+            size = watcher.extent(orphan.emitted)
+            if size < orphan.emitted or not holds_samples(watcher.fd, size, orphan):
                 return False  # truncated or replaced while we were away, same first line: new
             self.orphans.remove(orphan)
             self._take_over(orphan, watcher, now, moved=orphan.path != watcher.path)
@@ -187,6 +188,10 @@ class FileTable:
             return hashes[length] == other.fingerprint
 
         assert watcher.fd is not None
+        if watcher.sizeless:
+            # A pseudo file is neither rotated nor copied, and its size says nothing to compare.
+            self._start_new(watcher, fingerprint, now)
+            return
         with contextlib.suppress(OSError):
             watcher.size = os.fstat(watcher.fd).st_size
         for orphan in self.orphans:
@@ -204,6 +209,7 @@ class FileTable:
                 or other.moved
                 or other.path == watcher.path
                 or not (other.fd is not None or other.matched)
+                or other.sizeless
                 or not starts_like(other)
             ):
                 continue
@@ -403,6 +409,7 @@ class FileTable:
         watcher.fd = found.fd
         watcher.dev, watcher.inode, watcher.path = found.dev, found.inode, found.path
         watcher.size = found.size
+        watcher.sizeless = found.sizeless
         watcher.matched, watcher.deleted = True, False
         watcher.moved = watcher.moved or moved
         watcher.orphaned_at_scan = -1
@@ -429,7 +436,7 @@ class FileTable:
         fd = alias.fd
         try:
             if fd is None:
-                fd = open_file(alias.path)
+                fd = open_file(alias.path, follow_symlinks=self.config.follow_symlinks)
                 if (os.fstat(fd).st_ino, os.fstat(fd).st_dev) != (alias.inode, alias.dev):
                     close_fd(fd, self.tally)
                     return

@@ -49,6 +49,11 @@ class SourceStats:
     """Files found truncated (plain truncation or ``copytruncate``) and read again from 0."""
     files_opened_total: int
     files_closed_total: int
+    open_files_limit: int = 0
+    """Most descriptors the source holds at once: ``max_open_files``, or less if the process's
+    descriptor limit less the rest of the process and ``reserved_descriptors`` is lower."""
+    files_waiting: int = 0
+    """Files that want a descriptor and wait for one (they take turns with the open ones)."""
 
     @property
     def lag_bytes_total(self) -> int:

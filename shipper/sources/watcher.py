@@ -22,10 +22,15 @@ who a file *is* (a checkpointed file, a copy, a new file) is decided by
   (a file truncated and rewritten past the read position, even with the same first line, fails
   it); at its end, that the file is not shorter than the read position. Either way ``pull`` says
   :attr:`Next.TRUNCATED` and the table decides what follows.
+* **Files without a size.** procfs, sysfs and some FUSE files report size 0 yet hold data: any
+  size check would find them truncated at every poll, and ship them again and again. Such a file
+  (:attr:`FileWatcher.sizeless`, found when it is opened) is read once to its end and then tracked
+  by read position alone: only bytes past it are read, it is never taken for truncated, and a
+  restart resumes it like any file. One that later reports a size is an ordinary file again.
 * **At the end of the file.** A last line without a newline, idle for ``partial_timeout_s``, is
   shipped tagged ``_partial``. A file fully acknowledged and idle says :attr:`Next.CLOSE` (gone
   from the globs or from disk, idle ``close_rotated_after_s``) or :attr:`Next.RELEASE` (still
-  matched, idle ``close_inactive_s``).
+  matched, idle ``close_inactive_s``, or at once when other files wait for a descriptor).
 * **Acknowledgements.** ``emitted`` is the end of the last line handed over, ``acked`` of the last
   one the output acknowledged; terminators swallowed after a partial line are stepped over. The
   checkpoint of the file (:meth:`FileWatcher.checkpoint`) carries a hash of the bytes just before
@@ -47,6 +52,7 @@ from operator import attrgetter
 from pipelines.types import RawLine
 from shipper.checkpoint import FileCheckpoint
 from shipper.sources.config import FileSourceConfig
+from shipper.sources.descriptors import OUT_OF_DESCRIPTORS
 from shipper.sources.fingerprint import Fingerprint, fingerprint_of, natural_fingerprint
 from shipper.sources.lines import LineCutter
 from shipper.sources.stats import FileStats, Tally
@@ -60,7 +66,10 @@ SAMPLE_BYTES = 64
 
 _END_OFFSET = attrgetter("end_offset")
 _MAX_READS_PER_PULL = 16  # bounds the time one file holds the loop (e.g. skipping a huge line)
-_O_RDONLY = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+# Non-blocking: a FIFO swapped in for a log file between the scan and the open must not hang the
+# loop (it is then rejected: not the device and inode the scan found).
+_O_RDONLY = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class Next(enum.Enum):
@@ -78,9 +87,14 @@ class Next(enum.Enum):
     """Still matched but idle and acknowledged: give the descriptor back, keep the position."""
 
 
-def open_file(path: str) -> int:
-    """A read-only descriptor of ``path`` (not inherited by child processes)."""
-    return os.open(path, _O_RDONLY)
+def open_file(path: str, *, follow_symlinks: bool) -> int:
+    """A read-only descriptor of ``path`` (not inherited by child processes).
+
+    Without ``follow_symlinks``, a path that is a symbolic link fails (``O_NOFOLLOW``): a log
+    replaced by a link after the scan is not opened. Whatever is opened, the caller checks it is
+    the device and inode it expects.
+    """
+    return os.open(path, _O_RDONLY if follow_symlinks else _O_RDONLY | _O_NOFOLLOW)
 
 
 def close_fd(fd: int, tally: Tally) -> None:
@@ -125,6 +139,7 @@ class FileWatcher:
     last_growth_at: float = 0.0
     next_poll_at: float = 0.0
     hot: bool = False  # the last read returned a full chunk
+    sizeless: bool = False  # reports size 0 yet holds data (procfs, sysfs, some FUSE)
     warned: bool = False
     # delivery
     emitted: int = 0  # end of the last line handed to emit
@@ -222,11 +237,20 @@ class FileWatcher:
     # ------------------------------------------------------------------------- reading
 
     def pull(
-        self, config: FileSourceConfig, now: float, batch: list[RawLine], budget: list[int]
+        self,
+        config: FileSourceConfig,
+        now: float,
+        batch: list[RawLine],
+        budget: list[int],
+        *,
+        give_way: bool = False,
     ) -> Next:
         """Hand over ready lines into ``batch``, reading more while it has room.
 
         ``budget`` is ``[lines, bytes]`` still allowed in the batch; it is decreased.
+        ``give_way``: other files wait for a descriptor, so this one gives its own up as soon as
+        it is read to its end and acknowledged (:attr:`Next.RELEASE`), not after
+        ``close_inactive_s``.
         """
         reads = 0
         while True:
@@ -255,8 +279,8 @@ class FileWatcher:
             if not data:
                 self.hot = False
                 self.next_poll_at = now + config.poll_interval_s
-                return self._at_end(config, now, batch, budget)
-            if not self.unchanged():
+                return self._at_end(config, now, batch, budget, give_way)
+            if not self.sizeless and not self.unchanged():
                 return Next.TRUNCATED
             self.tally.bytes_read += len(data)
             samples = self.samples
@@ -306,7 +330,12 @@ class FileWatcher:
             self.ready_index = last
 
     def _at_end(
-        self, config: FileSourceConfig, now: float, batch: list[RawLine], budget: list[int]
+        self,
+        config: FileSourceConfig,
+        now: float,
+        batch: list[RawLine],
+        budget: list[int],
+        give_way: bool,
     ) -> Next:
         """The file was read to its end: truncated? a partial line to ship? time to close?"""
         assert self.fd is not None and self.cutter is not None
@@ -315,10 +344,15 @@ class FileWatcher:
         except OSError as exc:
             self.warn_once(f"cannot stat {self.path}: {exc}")
             return Next.WAIT
-        self.size = st.st_size
         self.deleted = st.st_nlink == 0
-        if st.st_size < self.read_pos:
-            return Next.TRUNCATED
+        if self.sizeless and st.st_size > 0:
+            self.sizeless = False  # it reports a size after all: an ordinary file
+        if self.sizeless:
+            self.size = self.read_pos  # what it held; its reported size says nothing
+        else:
+            self.size = st.st_size
+            if st.st_size < self.read_pos:
+                return Next.TRUNCATED
         idle = now - self.last_growth_at
         cutter = self.cutter
         if cutter.has_pending:
@@ -336,32 +370,61 @@ class FileWatcher:
         if not self.matched or self.deleted:
             if idle >= config.close_rotated_after_s:
                 return Next.CLOSE
-        elif idle >= config.close_inactive_s:
+        elif give_way or idle >= config.close_inactive_s:
             return Next.RELEASE
         return Next.WAIT
 
-    def reopen(self, now: float) -> Next:
+    def may_have_grown(self, size: int) -> bool:
+        """Released, and a scan saw it at ``size``: worth opening again?"""
+        return self.sizeless or size != self.read_pos
+
+    def reopen(self, now: float, *, follow_symlinks: bool) -> Next:
         """The file was released and has changed: open it again where it was left.
 
-        :attr:`Next.TRUNCATED` if it no longer holds what was read from it.
+        :attr:`Next.TRUNCATED` if it no longer holds what was read from it. A sizeless file
+        with nothing past the read position is closed again at once. Raises ``OSError`` only
+        if the process is out of descriptors (see
+        :data:`~shipper.sources.descriptors.OUT_OF_DESCRIPTORS`).
         """
         try:
-            fd = open_file(self.path)
-            st = os.fstat(fd)
-        except OSError:
-            return Next.WAIT
-        if (st.st_dev, st.st_ino) != (self.dev, self.inode):
-            close_fd(fd, self.tally)
+            fd = open_file(self.path, follow_symlinks=follow_symlinks)
+        except OSError as exc:
+            if exc.errno in OUT_OF_DESCRIPTORS:
+                raise
             return Next.WAIT
         self.tally.files_opened += 1
+        try:
+            st = os.fstat(fd)
+            same = (st.st_dev, st.st_ino) == (self.dev, self.inode)
+            if same and self.sizeless and st.st_size == 0:
+                same = os.pread(fd, 1, self.read_pos) != b""  # else: nothing new, stay closed
+        except OSError:
+            same = False
+        if not same:
+            close_fd(fd, self.tally)
+            return Next.WAIT
         self.fd = fd
-        self.size = st.st_size
         self.hot = True
         self.next_poll_at = now
         self.last_growth_at = now
+        if self.sizeless and st.st_size == 0:
+            return Next.WAIT  # tracked by read position alone
+        self.sizeless = False
+        self.size = st.st_size
         if st.st_size < self.read_pos or (self.fingerprint_len and not self.unchanged()):
             return Next.TRUNCATED
         return Next.WAIT
+
+    def extent(self, at_least: int) -> int:
+        """The file's size, as far as ``at_least``: a sizeless file's is what it can be shown to
+        hold (``at_least`` if it has a byte there)."""
+        if not self.sizeless or self.size >= at_least or self.fd is None or at_least <= 0:
+            return self.size
+        try:
+            holds = os.pread(self.fd, 1, at_least - 1) != b""
+        except OSError:
+            return self.size
+        return at_least if holds else self.size
 
     def release(self) -> None:
         """Give the descriptor back (idle, or gone), keeping the position."""
@@ -498,7 +561,7 @@ class FileWatcher:
     def stats(self) -> FileStats:
         """This file, for metrics (one ``fstat`` if it is open)."""
         size = self.size
-        if self.fd is not None:
+        if self.fd is not None and not self.sizeless:
             with contextlib.suppress(OSError):
                 size = os.fstat(self.fd).st_size
         elif self.orphaned_at_scan >= 0:
