@@ -23,6 +23,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from shipper.errors import ConfigError, LogferryError
+from shipper.masking import mask_urls
 from shipper.settings import YAML_ONLY, env_names, leaf_fields, load_model
 
 __all__ = [
@@ -71,7 +72,7 @@ class LogferryGroup(click.Group):
         except LogferryError as exc:
             # A config with several mistakes: one line for each, so all are fixed in one go.
             for line in exc.problems if isinstance(exc, ConfigError) else (str(exc),):
-                click.secho(f"error: {line}", fg="red", err=True)
+                click.secho(f"error: {mask_urls(line)}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)

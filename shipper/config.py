@@ -17,6 +17,7 @@ from pydantic import (
 
 from shipper import settings
 from shipper.errors import ConfigError
+from shipper.masking import MASK, mask_urls
 from shipper.sinks import KafkaSinkConfig, build_sink
 from shipper.sources import FileSourceConfig
 from shipper.transforms import build_transforms
@@ -180,11 +181,14 @@ def _validate_pipeline(config: ShipperConfig) -> None:
 
 
 def masked(config: BaseModel) -> dict[str, Any]:
-    """The effective config as plain data, secrets shown as ********."""
+    """The effective config as plain data, secrets shown as ********, and so are the
+    credentials of any URL in it."""
 
     def walk(value: Any) -> Any:
         if isinstance(value, SecretStr):
-            return "********"
+            return MASK
+        if isinstance(value, str):
+            return mask_urls(value)
         if isinstance(value, BaseModel):
             return {name: walk(getattr(value, name)) for name in type(value).model_fields}
         if isinstance(value, dict):

@@ -7,14 +7,24 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["configure_logging"]
+from shipper.masking import mask_urls
+
+__all__ = ["MaskingJsonFormatter", "configure_logging"]
+
+
+class MaskingJsonFormatter(JsonFormatter):
+    """JSON lines with the credentials of every URL masked, in the message and extra fields
+    alike (``"elasticsearch": "http://elastic:********@es:9200"``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_urls(super().format(record))
 
 
 def configure_logging(level: str) -> None:
     """Send every logger's records as JSON to stderr at *level*; quiet chatty libraries."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter(
+        MaskingJsonFormatter(
             "{asctime}{levelname}{name}{message}",
             style="{",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},

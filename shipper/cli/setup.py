@@ -13,6 +13,7 @@ from shipper.cli.index import ES_FLAG, KAFKA_FLAG, indexer_config, indexer_optio
 from shipper.cli.output import out_console, progress
 from shipper.commandline import env_epilog, flag
 from shipper.indexer.config import ENV_PREFIX, IndexerConfig
+from shipper.masking import mask_urls
 
 if TYPE_CHECKING:  # the runtime import waits for the command to run: `shipper --help` stays fast
     from shipper.indexer.setup import SetupStep
@@ -122,5 +123,5 @@ def _table(steps: list[SetupStep], dry_run: bool) -> None:
         table.add_column(column)
     for step in steps:
         colour = _COLOURS.get(step.status, "white")
-        table.add_row(step.what, f"[{colour}]{step.status}[/]", step.detail)
+        table.add_row(step.what, f"[{colour}]{step.status}[/]", mask_urls(step.detail))
     out_console.print(table)
