@@ -21,6 +21,7 @@ __all__ = [
     "REDACTED",
     "STATUS_INVALID",
     "TIMESTAMP_MISSING",
+    "TIMESTAMP_OUT_OF_RANGE",
     "TIMESTAMP_PARSE_FAILURE",
     "TOO_DEEP",
     "TRACEPARENT_INVALID",
@@ -51,6 +52,11 @@ TIMESTAMP_MISSING: Final = "_timestamp_missing"
 TIMESTAMP_PARSE_FAILURE: Final = "_timestampparsefailure"
 """A timestamp field was there but unreadable: ``@timestamp`` is the read time, the value stays
 under the app namespace."""
+TIMESTAMP_OUT_OF_RANGE: Final = "_timestamp_out_of_range"
+"""The line's time was readable but outside the accepted window around the read time (older
+than ``max_age_days``, or more than ``max_ahead_days`` ahead): ``@timestamp`` is the read time,
+the original value stays under the app namespace. The indexer treats an event it receives with
+such a time alike."""
 
 # ecs / correlate / derive / redact
 STATUS_INVALID: Final = "_status_invalid"

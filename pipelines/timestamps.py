@@ -7,11 +7,18 @@ any date from 1973 to 5138); and a few common non-ISO forms (Apache/nginx ``01/M
 +0000``, RFC 2822, ``2024/05/01 12:00:00``, ``… +0200``/``… UTC`` after a space). A time without
 an offset is read in the configured zone (default UTC).
 
-The first candidate field that parses wins and is removed from the app namespace; others stay.
-If none parses, ``@timestamp`` stays the read time (``event.created``) and the event is tagged
-``_timestamp_missing`` (no candidate) or ``_timestampparsefailure`` (the value stays under the app
-namespace). Times before 1970 count as unparsable: they are placeholders (Go's zero time), and a
-daily index dated decades ago would be deleted by retention at once.
+The first candidate field that parses to a time inside the accepted window wins and is removed
+from the app namespace; others stay. The window is relative to the line's read time
+(``event.created``): no older than ``max_age_days`` (default 30, the indexer's default
+retention) and at most ``max_ahead_days`` ahead (default 1), to the minute. A time outside it
+would be silent loss (routed to a daily index retention deletes at once) or, far ahead, a new
+daily index per distinct day.
+
+If none wins, ``@timestamp`` stays the read time and the event is tagged
+``_timestamp_out_of_range`` (a candidate parsed, outside the window), ``_timestampparsefailure``
+(a candidate did not parse) or ``_timestamp_missing`` (no candidate); the candidates' values stay
+under the app namespace, so the original time is kept. Times before 1970 count as unparsable:
+they are placeholders (Go's zero time).
 """
 
 from __future__ import annotations
@@ -34,11 +41,12 @@ from pipelines._time import (
     datetime_to_epoch_us,
     epoch_number_to_us,
     epoch_s_to_us,
+    utc_iso_to_epoch_us,
 )
 from pipelines.context import PipelineContext
 from pipelines.types import Compiled, Event
 
-__all__ = ["DEFAULT_TIMESTAMP_FIELDS", "Timestamp", "TimestampConfig"]
+__all__ = ["DEFAULT_TIMESTAMP_FIELDS", "TimeWindow", "Timestamp", "TimestampConfig"]
 
 DEFAULT_TIMESTAMP_FIELDS: Final = ("@timestamp", "timestamp", "time", "ts", "asctime", "datetime")
 """Tried in this order; ``timestamp`` (python-json-logger's ``timestamp=True``, zoned) comes
@@ -57,6 +65,8 @@ _FALLBACK_FORMATS: Final = (
 )
 _UTC_SUFFIXES: Final = (" UTC", " GMT", " utc", " gmt")
 _CACHE_MAX: Final = 4096
+_US_PER_DAY: Final = 86_400_000_000
+_US_PER_MINUTE: Final = 60_000_000
 
 
 class TimestampConfig(StageModel):
@@ -85,6 +95,25 @@ class TimestampConfig(StageModel):
         description=(
             "Fraction digits of `@timestamp`: `ms` fits Elasticsearch's `date` type; `us` needs "
             "`date_nanos` to be kept."
+        ),
+    )
+    max_age_days: float | None = Field(
+        30,
+        gt=0,
+        description=(
+            "Oldest accepted time, in days before the read time; an older one is kept under the "
+            "app namespace, `@timestamp` is the read time and the event is tagged "
+            "`_timestamp_out_of_range`. Keep it at most the indexer's `retention.days` (older "
+            "events would go to indices retention deletes). `null` = no bound."
+        ),
+    )
+    max_ahead_days: float | None = Field(
+        1,
+        gt=0,
+        description=(
+            "Latest accepted time, in days after the read time (clock skew); later ones are "
+            "treated like too old ones. `null` = no bound (each distinct future day would get "
+            "its own index)."
         ),
     )
 
@@ -243,6 +272,57 @@ class TimestampParser:
         return us
 
 
+class TimeWindow:
+    """The accepted times around a read time, as text bounds of ``@timestamp`` strings.
+
+    Our ``@timestamp`` strings have a fixed shape (``YYYY-MM-DDTHH:MM:SS…Z``, years 1970-9999),
+    so text order is time order: a time is accepted when ``low <= text < high`` (``low`` and
+    ``high`` are ``YYYY-MM-DDTHH:MM:SS``). The bounds move with the read time, to the minute:
+    :meth:`at` is cheap when the read time is the same string as the last one (parse reuses it
+    within a millisecond) or of the same minute.
+    """
+
+    __slots__ = ("_ahead_us", "_format", "_minute", "_past_us", "high", "low", "read_time")
+
+    def __init__(self, max_age_days: float | None, max_ahead_days: float | None) -> None:
+        self._past_us = None if max_age_days is None else round(max_age_days * _US_PER_DAY)
+        self._ahead_us = None if max_ahead_days is None else round(max_ahead_days * _US_PER_DAY)
+        self._format = UtcFormatter("ms").format
+        self._minute = ""
+        self.read_time: object = None
+        """The read time the bounds are for (compared by identity first)."""
+        self.low = ""
+        """Accepted times are at or after this second (``""``: no bound)."""
+        self.high = "~"
+        """Accepted times are before this second (``"~"``, after every digit: no bound)."""
+
+    def at(self, read_time: object, now: Callable[[], float]) -> None:
+        """Set the bounds for ``read_time`` (an ISO 8601 string; else ``now()``)."""
+        self.read_time = read_time
+        if type(read_time) is str and read_time[:16] == self._minute:
+            return
+        us = utc_iso_to_epoch_us(read_time) if type(read_time) is str else None
+        if us is None:
+            us = epoch_s_to_us(now())
+            self._minute = ""
+        else:
+            self._minute = read_time[:16]  # type: ignore[index]
+        self.at_epoch_us(us)
+
+    def at_epoch_us(self, us: int) -> None:
+        """Set the bounds for a read time of ``us`` epoch microseconds."""
+        minute = us - us % _US_PER_MINUTE
+        if self._past_us is not None:
+            self.low = self._format(max(MIN_EPOCH_US, minute - self._past_us))[:19]
+        if self._ahead_us is not None:
+            high = minute + _US_PER_MINUTE + self._ahead_us
+            self.high = self._format(high)[:19] if high <= MAX_EPOCH_US else "~"
+
+    def accepts(self, text: str) -> bool:
+        """Whether the ``@timestamp`` string ``text`` is inside the current bounds."""
+        return self.low <= text < self.high
+
+
 class Timestamp:
     """The ``timestamp`` stage."""
 
@@ -255,6 +335,7 @@ class Timestamp:
         "_parse",
         "_prefixes",
         "_tails",
+        "_window",
     )
 
     def __init__(
@@ -275,22 +356,30 @@ class Timestamp:
             None if config.formats else ({}, {})
         )
         self._tails: dict[str, tuple[bool, str]] = {}  # ",123" → (False, ".123Z")
+        self._window = TimeWindow(config.max_age_days, config.max_ahead_days)
 
     def __call__(self, event: Event) -> Event:
         """Set ``@timestamp`` from the line, or keep the read time and say why."""
         app = event.get(self._namespace)
-        found = False
+        tag = T.TIMESTAMP_MISSING
         if type(app) is dict:
+            window = self._window
+            meta = event.get("event")
+            window.at(meta.get("created") if type(meta) is dict else None, self._now)
             for key in self._fields:
                 value = app.get(key)
                 if value is None:
                     continue
                 text = self.normalise(value)
-                if text is not None:
+                if text is None:
+                    if tag is T.TIMESTAMP_MISSING:
+                        tag = T.TIMESTAMP_PARSE_FAILURE
+                elif window.accepts(text):
                     self._take(event, app, key, text)
                     return event
-                found = True
-        add_tag(event, T.TIMESTAMP_PARSE_FAILURE if found else T.TIMESTAMP_MISSING)
+                else:
+                    tag = T.TIMESTAMP_OUT_OF_RANGE
+        add_tag(event, tag)
         if "@timestamp" not in event:  # parse sets the read time; a hand-made event may lack it
             created = event.get("event", {}).get("created")
             event["@timestamp"] = created or self._format(epoch_s_to_us(self._now()))
@@ -318,6 +407,8 @@ class Timestamp:
         normalise = self.normalise
         common = self._normalise_common
         take = self._take
+        window = self._window
+        now = self._now
 
         def found(event: Event, app: dict[str, Any]) -> dict[str, Any] | None:
             value = app[key]
@@ -325,7 +416,11 @@ class Timestamp:
             text = common(value) if type(value) is str else None
             if text is None and value is not None:
                 text = normalise(value)
-            if text is None:  # not a time: the other candidates, or the tag (nothing done yet)
+            read_time = event["@timestamp"]  # parse's read time, the same string as event.created
+            if read_time is not window.read_time:
+                window.at(read_time, now)
+            if text is None or not window.low <= text < window.high:
+                # not a time, or out of the window: the other candidates, or the tag
                 self(event)
                 return None
             take(event, app, key, text)

@@ -6,6 +6,12 @@ retriable ones go again after a backoff; an event refused for good is replaced b
 letter, which goes in the next round. A whole request that fails (Elasticsearch down, timeout)
 is retried whole, for as long as it takes: nothing is dropped, and the caller — which holds the
 Kafka offsets back meanwhile — decides when to give up (on shutdown).
+
+A whole request refused for its content (400, 413: one action Elasticsearch validates before
+the items, such as an ``_id`` over 512 bytes, or a body too large) would fail the same way
+forever and hold its partitions back. It is split in halves, each written on its own, until the
+document at fault is alone: its refusal is then that document's answer, and it is dead-lettered
+like any item refused for good, while every other document is written.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError, AsyncElasticsearch
@@ -32,6 +38,15 @@ __all__ = ["BulkWriter"]
 log = logging.getLogger("logferry.indexer.bulk")
 
 _FILTER_PATH: Final = ["errors", "items.*.status", "items.*.error"]
+_CONTENT_REFUSED: Final = frozenset({400, 413})
+"""Statuses of a whole bulk request that blame its content, not the cluster: split, not retried."""
+
+
+class _Refused(NamedTuple):
+    """A whole request refused for its content: the answer of its documents (if alone)."""
+
+    status: int
+    error: dict[str, Any]
 
 
 class BulkWriter:
@@ -53,13 +68,27 @@ class BulkWriter:
 
     async def write(self, documents: list[Document]) -> list[Document]:
         """Write *documents*; return them once each is settled (created, duplicate or dead-lettered)."""
+        await self._settle(documents)
+        return documents
+
+    async def _settle(self, documents: list[Document]) -> None:
+        """:meth:`write`'s work; a request refused for its content is settled half by half."""
         pending = documents
         backoff = self._backoff()
         while pending:
-            items = await self._send(pending)
-            if items is None:
+            answer = await self._send(pending)
+            if answer is None:
                 await self._sleep(backoff.next())
                 continue
+            if isinstance(answer, _Refused):
+                if len(pending) > 1:
+                    half = len(pending) // 2
+                    await self._settle(pending[:half])
+                    await self._settle(pending[half:])
+                    return
+                items = [{"status": answer.status, "error": answer.error}]
+            else:
+                items = answer
             retry: list[Document] = []
             replacements: list[Document] = []
             created = duplicates = 0
@@ -81,10 +110,10 @@ class BulkWriter:
                 await self._sleep(backoff.next())
             else:
                 backoff.reset()
-        return documents
 
-    async def _send(self, documents: list[Document]) -> list[dict[str, Any]] | None:
-        """Items of the answer, in order; None if the request failed as a whole (already counted)."""
+    async def _send(self, documents: list[Document]) -> list[dict[str, Any]] | _Refused | None:
+        """Items of the answer, in order; :class:`_Refused` if the request was refused for its
+        content; None if it failed as a whole otherwise (already counted)."""
         metrics = self._metrics
         body = bulk_body(documents)
         metrics.bulk_documents.observe(len(documents))
@@ -96,6 +125,13 @@ class BulkWriter:
             response = await self._client.bulk(operations=cast(Any, body), filter_path=_FILTER_PATH)
         except ApiError as exc:
             status, error = exc.meta.status, describe_error(exc)
+            if status in _CONTENT_REFUSED:
+                metrics.bulk_failures.inc()
+                log.warning(
+                    "bulk request refused for its content; splitting it",
+                    extra={"error": error, "status": status, "documents": len(documents)},
+                )
+                return _Refused(status, _api_error_object(exc, status))
         except (TransportError, OSError) as exc:
             error = describe_error(exc)
         else:
@@ -179,3 +215,12 @@ def _error_text(error: Any, status: int) -> tuple[str, str]:
         parts.append(f"{cause.get('type', 'error')}: {cause.get('reason', '')}")
         cause = cause.get("caused_by")
     return error_type, " / caused by ".join(part for part in parts if part)[:4000]
+
+
+def _api_error_object(exc: ApiError, status: int) -> dict[str, Any]:
+    """The ``error`` object of a refused request, shaped like a bulk item's."""
+    body = exc.body
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return error
+    return {"type": f"http_{status}", "reason": str(error or body or exc.message)[:4000]}

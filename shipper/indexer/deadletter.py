@@ -6,8 +6,10 @@ Pure. A dead letter keeps the record as it was (``event.original``, a string; th
 offset, key, and the index the event was meant for).
 
 It goes to the daily dead-letter index of the day the record was *published* (its Kafka
-timestamp), under the event's id (or ``topic-partition-offset`` when it has none): a replayed
-record lands on the same ``_id`` in the same index, so a dead letter, too, is written once.
+timestamp; now, when that is outside the indexer's day window — a producer sets it), under the
+event's id (or ``topic-partition-offset`` when it has none, or one Elasticsearch would not take):
+a replayed record lands on the same ``_id`` in the same index, so a dead letter, too, is written
+once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from typing import Any, Final
 import orjson
 
 from pipelines.route import Router
-from shipper.indexer.documents import Document, KafkaRecord, NotAnEvent, inspect, utc_iso
+from shipper.indexer.documents import (
+    DayWindow,
+    Document,
+    KafkaRecord,
+    NotAnEvent,
+    inspect,
+    usable_id,
+    utc_iso,
+)
 
 __all__ = ["REASONS", "DeadLetters"]
 
@@ -33,9 +43,15 @@ indexer failed on it (a bug: the record is kept rather than lost)."""
 class DeadLetters:
     """Builds dead-letter documents for one dead-letter index pattern."""
 
-    def __init__(self, router: Router, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        router: Router,
+        now: Callable[[], float] = time.time,
+        days: DayWindow | None = None,
+    ) -> None:
         self._router = router
         self._now = now
+        self._days = days
 
     def __call__(
         self,
@@ -75,11 +91,17 @@ class DeadLetters:
                 }
             },
         }
-        doc_id = event_id or f"{record.topic}-{record.partition}-{record.offset}"
+        doc_id = (
+            event_id
+            if event_id and usable_id(event_id)
+            else f"{record.topic}-{record.partition}-{record.offset}"
+        )
         if event_id:
             source["event"]["id"] = event_id
         if service:
             source["service"] = {"name": service}
+        if self._days is not None and not self._days.accepts(published[:10]):
+            published = utc_iso(self._now())  # routed by now: the producer chose the timestamp
         return Document(
             index=self._router.index_for({"@timestamp": published}),
             id=doc_id,

@@ -23,7 +23,16 @@ by exactly one bulk item. Two ways to the same document:
   stamped with ``event.ingested`` inside its ``event`` object and re-serialised.
 
 Anything that is not an event — an unknown schema, a value that is not a JSON object, no
-``event.id`` — becomes a dead letter (:mod:`shipper.indexer.deadletter`).
+``event.id``, or one Elasticsearch cannot take as an ``_id`` (longer than 512 bytes) — becomes a
+dead letter (:mod:`shipper.indexer.deadletter`).
+
+Data never names an index outside the :class:`DayWindow` (from ``retention.days`` before now to
+``index.timestamp_max_ahead_days`` after): a record routed to a day outside it is parsed, and its
+event is treated as the shipper's ``timestamp`` stage treats such a line — the original
+``@timestamp`` kept as ``app.@timestamp``, ``@timestamp`` set to the read time
+(``event.created``, or now when that is outside the window too), tagged
+``_timestamp_out_of_range`` and counted. So the number of daily indices data can create is
+bounded, and an event dated 1970 is not written to an index retention deletes at once.
 """
 
 from __future__ import annotations
@@ -36,13 +45,17 @@ from typing import Any, Final
 
 import orjson
 
-from pipelines.route import Router
+from pipelines.route import Router, event_day
+from pipelines.tags import TIMESTAMP_OUT_OF_RANGE
+from pipelines.timestamps import TimeWindow
 from shipper.sinks.headers import DAY_HEADER, EVENT_ID_HEADER, SCHEMA_HEADER, SERVICE_HEADER
 from shipper.sinks.kafka import SCHEMA_VERSION
 
 __all__ = [
     "EVENT_ID_HEADER",
+    "MAX_ID_BYTES",
     "SCHEMA_HEADER",
+    "DayWindow",
     "Decoder",
     "Document",
     "KafkaRecord",
@@ -52,6 +65,8 @@ __all__ = [
 ]
 
 _CACHE_MAX: Final = 4096
+MAX_ID_BYTES: Final = 512
+"""Elasticsearch refuses a longer ``_id`` — for the whole bulk request, not the item alone."""
 _UNUSABLE: Final = ("", b"")
 """Cached for routing headers the router cannot use: such records take the parse path."""
 
@@ -122,7 +137,55 @@ def inspect(value: bytes | None) -> dict[str, Any] | NotAnEvent:
     event_id = meta.get("id") if type(meta) is dict else None
     if type(event_id) is not str or not event_id:
         return NotAnEvent("schema", "logferry_schema_mismatch", "the event has no event.id")
+    if not usable_id(event_id):
+        return NotAnEvent("schema", "logferry_schema_mismatch", _long_id_message(event_id))
     return event
+
+
+def usable_id(event_id: str) -> bool:
+    """Whether Elasticsearch takes *event_id* as an ``_id`` (at most 512 bytes of UTF-8)."""
+    return (
+        len(event_id) <= MAX_ID_BYTES // 4 or len(event_id.encode(errors="replace")) <= MAX_ID_BYTES
+    )
+
+
+def _long_id_message(event_id: str) -> str:
+    size = len(event_id.encode(errors="replace"))
+    return f"event.id is {size} bytes; Elasticsearch takes at most {MAX_ID_BYTES} as an _id"
+
+
+class DayWindow:
+    """The UTC days data may name an index for: ``max_age_days`` before now to
+    ``max_ahead_days`` after (to the minute), so records cannot create indices without bound."""
+
+    __slots__ = ("_minute", "_now", "_window", "high", "high_bytes", "low", "low_bytes")
+
+    def __init__(
+        self,
+        max_age_days: float,
+        max_ahead_days: float,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._window = TimeWindow(max_age_days, max_ahead_days)
+        self._now = now
+        self._minute = -1
+        self.low = self.high = ""
+        self.low_bytes = self.high_bytes = b""
+        self.refresh(now())
+
+    def refresh(self, now_s: float) -> None:
+        """Move the window to *now_s* (epoch seconds; cheap within a minute)."""
+        minute = int(now_s // 60)
+        if minute != self._minute:
+            self._minute = minute
+            self._window.at_epoch_us(minute * 60_000_000)
+            self.low, self.high = self._window.low[:10], self._window.high[:10]
+            self.low_bytes, self.high_bytes = self.low.encode(), self.high.encode()
+
+    def accepts(self, day: str) -> bool:
+        """Whether ``YYYY-MM-DD`` *day* is inside the window now."""
+        self.refresh(self._now())
+        return self.low <= day <= self.high
 
 
 def utc_iso(epoch_s: float) -> str:
@@ -142,10 +205,13 @@ class Decoder:
         router: Router,
         deadletter: Callable[[KafkaRecord, str, str, str, str | None], Document],
         now: Callable[[], float] = time.time,
+        days: DayWindow | None = None,
     ) -> None:
         self._router = router
         self._deadletter = deadletter
         self._now = now
+        self._days = days
+        """The days an event may be routed to; ``None``: any (tools and tests)."""
         self._routes: dict[tuple[bytes, bytes | None], tuple[str, bytes]] = {}
         """(day, service) headers -> (index, the action line up to the ``_id`` value)."""
         self._ingested_ms = -1
@@ -153,6 +219,8 @@ class Decoder:
         self._ingested_tail = b""
         self.parsed = 0
         """Records that took the parse path (the runner moves this into a metric)."""
+        self.out_of_range = 0
+        """Events whose time was outside the day window (the runner moves this into a metric)."""
 
     def decode(self, record: KafkaRecord) -> Document:
         headers = dict(record.headers)
@@ -186,8 +254,13 @@ class Decoder:
             or not value.endswith(b"}")
             or b"\n" in value
             or b'ingested"' in value
+            or len(event_id) > MAX_ID_BYTES
         ):
             return None
+        tail = self._ingested_suffix()  # also moves the day window
+        days = self._days
+        if days is not None and not days.low_bytes <= day <= days.high_bytes:
+            return None  # parsed, and its time replaced there
         key = (day, headers.get(SERVICE_HEADER))
         route = self._routes.get(key)
         if route is None:
@@ -202,7 +275,7 @@ class Decoder:
         return Document(
             index=index,
             id=doc_id,
-            source=value[:-1] + self._ingested_suffix(),
+            source=value[:-1] + tail,
             partition=record.partition,
             offset=record.offset,
             record=record,
@@ -240,6 +313,8 @@ class Decoder:
             self._ingested_ms = ms
             self._ingested = utc_iso(now)
             self._ingested_tail = b',"event.ingested":"' + self._ingested.encode() + b'"}'
+            if self._days is not None:
+                self._days.refresh(now)
         return self._ingested
 
     def _parse(self, record: KafkaRecord, headers: dict[str, bytes]) -> Document:
@@ -255,8 +330,14 @@ class Decoder:
                 header_id.decode("utf-8", "replace") if header_id else None,
             )
         meta = event["event"]
+        ingested = self._ingested_now()
+        days = self._days
+        if days is not None:
+            day = event_day(event)
+            if day is not None and not days.low <= day <= days.high:
+                self._out_of_window(event, meta, ingested)
         index = self._router.index_for(event)
-        meta["ingested"] = self._ingested_now()
+        meta["ingested"] = ingested
         return Document(
             index=index,
             id=meta["id"],
@@ -265,3 +346,28 @@ class Decoder:
             offset=record.offset,
             record=record,
         )
+
+    def _out_of_window(self, event: dict[str, Any], meta: dict[str, Any], ingested: str) -> None:
+        """What the ``timestamp`` stage does with a line dated outside its window: the original
+        time kept under ``app``, the read time (or now) as ``@timestamp``, tagged."""
+        self.out_of_range += 1
+        original = event.pop("@timestamp", None)
+        app = event.get("app")
+        if app is None:
+            app = event["app"] = {}
+        if type(app) is dict and original is not None:
+            app.setdefault("@timestamp", original)
+        created = meta.get("created")
+        day = event_day({"@timestamp": created})
+        days = self._days
+        event["@timestamp"] = (
+            created if day is not None and days is not None and days.accepts(day) else ingested
+        )
+        tags = event.get("tags")
+        if type(tags) is list:
+            if TIMESTAMP_OUT_OF_RANGE not in tags:
+                tags.append(TIMESTAMP_OUT_OF_RANGE)
+        else:
+            event["tags"] = (
+                [TIMESTAMP_OUT_OF_RANGE] if tags is None else [tags, TIMESTAMP_OUT_OF_RANGE]
+            )

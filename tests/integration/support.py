@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -89,7 +90,8 @@ class LogWriter:
 
     def line(self, n: int) -> bytes:
         record: dict[str, Any] = {
-            "asctime": "2026-11-23 08:00:00,123",
+            # Today: inside the timestamp stage's window around the read time.
+            "asctime": datetime.now(UTC).strftime("%Y-%m-%d 08:00:00,123"),
             "levelname": "INFO",
             "name": "app.orders",
             "message": f"line {n}",

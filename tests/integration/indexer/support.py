@@ -44,9 +44,10 @@ def line(seq: int, *, days_ago: int = 0, service: str | None = None, **extra: An
 
 
 def days_ago_of(seq: int) -> int:
-    """The spread used by the end-to-end tests: mostly today, some yesterday, some 40 days ago."""
+    """The spread used by the end-to-end tests: mostly today, some yesterday, some 20 days ago
+    (inside the timestamp stage's default 30-day window)."""
     bucket = seq % 20
-    return 40 if bucket == 0 else 1 if bucket < 4 else 0
+    return 20 if bucket == 0 else 1 if bucket < 4 else 0
 
 
 class EventFactory:
@@ -168,7 +169,7 @@ class Names:
         return f"{self.prefix}-{service}-{day}"
 
     def config(self, bootstrap: str, topic: str, es_url: str, **overrides: Any) -> dict[str, Any]:
-        """An indexer config for this test (fast intervals; retention long enough for 40-day-old lines)."""
+        """An indexer config for this test (fast intervals; retention longer than the 20-day-old lines)."""
         base: dict[str, Any] = {
             "kafka": {"url": f"kafka://{bootstrap}/{topic}", "group_id": f"{self.prefix}-group"},
             "elasticsearch": {"url": es_url, "request_timeout_s": 20},

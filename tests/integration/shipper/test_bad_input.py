@@ -23,7 +23,13 @@ CORPUS: list[tuple[bytes, set[str], str | None]] = [
     (b'{"message": "windows line"}\r', set(), "windows line"),
     (b"", {"_empty"}, None),
     (b"plain text, not JSON at all", {"_jsonparsefailure"}, "plain text, not JSON at all"),
+    # Issue 11, item 6: times far from the read time keep it as @timestamp, tagged.
+    (b'{"ts": 0, "message": "epoch zero"}', {"_timestamp_out_of_range"}, "epoch zero"),
+    (b'{"time": "0", "message": "text zero"}', {"_timestamp_out_of_range"}, "text zero"),
+    (b'{"@timestamp": 12, "message": "twelve"}', {"_timestamp_out_of_range"}, "twelve"),
+    (b'{"ts": "5138-01-01T00:00:00Z", "message": "far"}', {"_timestamp_out_of_range"}, "far"),
 ]
+OUT_OF_RANGE = 4
 TAIL_WITHOUT_NEWLINE = b'{"message": "the last line has no newline"}'
 
 
@@ -55,6 +61,9 @@ async def test_every_bad_line_is_shipped_with_its_tag(
             assert not found, found
         if message is not None:
             assert event["message"] == message
+        if "_timestamp_out_of_range" in tags:  # the read time, the original kept
+            assert event["@timestamp"] == event["event"]["created"]
+            assert len(event["app"]) == 1
         offset += len(line) + 1
     last = by_offset[offset]
     assert "_partial" in last["tags"]
@@ -64,3 +73,7 @@ async def test_every_bad_line_is_shipped_with_its_tag(
     assert len(truncated["message"]) <= 1024 * 1024
     assert shipper.proc is not None and shipper.proc.poll() is None
     assert shipper.metric("logferry_shipper_parse_problems_total", tag="_jsonparsefailure") >= 2
+    out_of_range = shipper.metric(
+        "logferry_shipper_parse_problems_total", tag="_timestamp_out_of_range"
+    )
+    assert out_of_range == OUT_OF_RANGE

@@ -222,3 +222,98 @@ async def test_spliced_records_are_written_as_their_bytes_and_a_lookalike_is_a_d
     assert value(metrics, "logferry_indexer_documents_indexed_total") == 3
     assert value(metrics, "logferry_indexer_dead_letters_total", reason="not_json") == 1
     assert value(metrics, "logferry_indexer_documents_rejected_total") == 0
+
+
+# Issue 11, item 7: one record Elasticsearch refuses for the whole request must not hold the
+# partition back forever.
+
+
+@dataclass
+class RefusesLongIds(FakeElasticsearch):
+    """Like Elasticsearch: an ``_id`` over 512 bytes fails the whole request with a 400."""
+
+    async def bulk(self, *, operations: bytes, filter_path: Any) -> Response:
+        actions = [_load(line) for line in operations.split(b"\n")[::2] if line]
+        if any(len(action["create"]["_id"].encode()) > 512 for action in actions):
+            self.requests.append([])
+            meta = ApiResponseMeta(400, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "h", 9200))
+            raise ApiError(
+                "action_request_validation_exception",
+                meta,
+                {
+                    "error": {
+                        "type": "action_request_validation_exception",
+                        "reason": "Validation Failed: 1: id [xxx] is too long, must be no longer "
+                        "than 512 bytes but was: 600;",
+                    },
+                    "status": 400,
+                },
+            )
+        return await super().bulk(operations=operations, filter_path=filter_path)
+
+
+async def test_issue11_item7_a_request_refused_for_one_document_is_split_until_it_is_alone() -> (
+    None
+):
+    long_id = "x" * 600
+    good = docs(9)
+    bad = Document(
+        index=good[0].index,
+        id=long_id,
+        source=event(long_id),
+        partition=0,
+        offset=9,
+        record=record(event(long_id), offset=9),
+    )
+    documents = [*good[:4], bad, *good[4:]]
+    es = RefusesLongIds(lambda *_: (201, None))
+    settled, metrics, sleeps = await write(es, documents)
+
+    assert settled == documents  # every one settled: the partition moves on
+    written = [action for request in es.requests for action, _ in request]
+    events = [a["create"]["_id"] for a in written if "deadletter" not in a["create"]["_index"]]
+    assert sorted(events) == sorted(d.id for d in good)  # each good one written once
+    letters = [
+        (a["create"], s)
+        for request in es.requests
+        for a, s in request
+        if "deadletter" in a["create"]["_index"]
+    ]
+    assert len(letters) == 1
+    action, letter = letters[0]
+    assert action["_id"] == "app-logs-0-9"  # an _id Elasticsearch takes
+    assert letter["event"]["original"] == event(long_id).decode()
+    assert letter["event"]["id"] == long_id
+    assert value(metrics, "logferry_indexer_documents_indexed_total") == 9
+    assert value(metrics, "logferry_indexer_dead_letters_total", reason="schema") == 1
+    assert sleeps == []  # nothing waited for: the refusal is final
+
+
+async def test_issue11_item7_a_single_document_refused_whole_is_dead_lettered() -> None:
+    es = FakeElasticsearch(lambda *_: (201, None), fail_first=1, failure=api_error(400))
+    settled, metrics, _ = await write(es, docs(1))
+    assert len(settled) == 1
+    assert value(metrics, "logferry_indexer_dead_letters_total", reason="rejected") == 1
+    assert value(metrics, "logferry_indexer_documents_rejected_total") == 1
+
+
+def test_issue11_item7_an_event_id_elasticsearch_cannot_take_is_a_dead_letter_before_the_bulk() -> (
+    None
+):
+    long_id = "é" * 300  # 600 bytes
+    for headers in (
+        [
+            ("event.id", long_id.encode()),
+            ("logferry-schema", b"1"),
+            ("logferry-day", b"2026-11-23"),
+        ],
+        [("event.id", long_id.encode()), ("logferry-schema", b"1")],
+    ):
+        doc = DECODER.decode(record(event(long_id), offset=3, headers=headers))
+        assert doc.deadletter_reason == "schema"
+        assert doc.id == "app-logs-0-3"
+        letter = orjson.loads(doc.source)
+        assert letter["event"]["id"] == long_id
+        assert "600 bytes" in letter["error"]["message"]
+    fits = "é" * 256  # 512 bytes: taken
+    assert DECODER.decode(record(event(fits))).deadletter_reason is None

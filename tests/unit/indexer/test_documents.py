@@ -112,3 +112,45 @@ def test_a_minimal_dead_letter_keeps_only_the_original_and_the_error() -> None:
     assert minimal.last_resort
     assert (minimal.index, minimal.id) == (doc.index, doc.id)
     assert set(orjson.loads(minimal.source)) == {"@timestamp", "event", "error"}
+
+
+def test_issue11_item6_an_event_dated_outside_the_day_window_goes_to_its_read_times_index() -> None:
+    from shipper.indexer.documents import DayWindow
+    from shipper.sinks.headers import route_headers
+
+    days = DayWindow(30, 1, lambda: NOW)
+    deadletters = DeadLetters(
+        Router(RouteConfig(index_pattern="app-logs-deadletter-{date}")), lambda: NOW, days
+    )
+    decoder = Decoder(Router(RouteConfig()), deadletters, lambda: NOW, days)
+    created = "2026-11-23T09:00:00.000Z"
+    for stamp in (
+        "1970-01-01T00:00:00.012Z",
+        "5138-01-01T00:00:00.000Z",
+        "2026-10-23T00:00:00.000Z",
+    ):
+        value = event("e-1", **{"@timestamp": stamp, "event": {"id": "e-1", "created": created}})
+        headers = [
+            ("event.id", b"e-1"),
+            ("logferry-schema", b"1"),
+            *route_headers(orjson.loads(value)),
+        ]
+        doc = decoder.decode(record(value, headers=headers))
+        assert doc.index == "app-logs-orders-2026.11.23"
+        source = orjson.loads(doc.source)
+        assert source["@timestamp"] == created
+        assert source["app"] == {"@timestamp": stamp}
+        assert source["tags"] == ["_timestamp_out_of_range"]
+    assert decoder.out_of_range == 3
+    # Inside the window: spliced as it is.
+    inside = event("e-2", **{"@timestamp": "2026-10-25T00:00:00.000Z"})
+    headers = [
+        ("event.id", b"e-2"),
+        ("logferry-schema", b"1"),
+        *route_headers(orjson.loads(inside)),
+    ]
+    assert decoder.decode(record(inside, headers=headers)).index == "app-logs-orders-2026.10.25"
+    assert decoder.out_of_range == 3
+    # A dead letter is routed by its record's Kafka timestamp, which the producer sets: bounded too.
+    letter = decoder.decode(record(b"not json", timestamp_ms=0))
+    assert letter.index == "app-logs-deadletter-2026.11.23"

@@ -19,7 +19,7 @@ from pipelines.grouping import _MASKS, mask_variables
 from pipelines.parse import Parse
 from pipelines.redact import Redact
 from pipelines.timestamps import Timestamp
-from tests.unit.pipelines.support import raw
+from tests.unit.pipelines.support import NOW, raw
 
 VISA = 4111111111111111
 
@@ -141,7 +141,7 @@ def test_mask_needles_are_in_every_match() -> None:
 
 
 def test_timestamp_caches_split_head_and_tail() -> None:
-    stage = Timestamp()
+    stage = Timestamp(None, PipelineContext(now=lambda: NOW))
     for text, expected in [
         ("2024-05-01 12:00:00,123", "2024-05-01T12:00:00.123Z"),
         ("2024-05-01 12:00:01,123", "2024-05-01T12:00:01.123Z"),  # same tail, new head
@@ -162,7 +162,7 @@ def test_timestamp_caches_split_head_and_tail() -> None:
 def test_timestamp_microseconds_tail() -> None:
     from pipelines.timestamps import TimestampConfig
 
-    stage = Timestamp(TimestampConfig(precision="us"))
+    stage = Timestamp(TimestampConfig(precision="us"), PipelineContext(now=lambda: NOW))
     event = stage({"app": {"ts": "2024-05-01T12:00:00.1234Z"}})
     assert event["@timestamp"] == "2024-05-01T12:00:00.123400Z"
 

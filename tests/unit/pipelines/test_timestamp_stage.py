@@ -61,9 +61,8 @@ def test_naive_times_use_the_configured_zone() -> None:
     assert stamp("2024-05-01 14:00:00,000", timezone="Europe/Berlin")["@timestamp"] == (
         "2024-05-01T12:00:00.000Z"
     )
-    assert stamp("2024-01-15T13:00:00", timezone="Europe/Berlin")["@timestamp"] == (
-        "2024-01-15T12:00:00.000Z"
-    )
+    january = stamp("2024-01-15T13:00:00", timezone="Europe/Berlin", max_age_days=None)
+    assert january["@timestamp"] == "2024-01-15T12:00:00.000Z"
     # An explicit offset wins over the zone.
     assert stamp("2024-05-01T12:00:00Z", timezone="Europe/Berlin")["@timestamp"] == (
         "2024-05-01T12:00:00.000Z"
@@ -169,3 +168,89 @@ def test_iso_round_trip(moment: datetime) -> None:
 
 def test_formatter_pads_years() -> None:
     assert UtcFormatter().format(0) == "1970-01-01T00:00:00.000Z"
+
+
+# Issue 11, item 6: a time far from the read time would be routed to a daily index retention
+# deletes at once (1970) or to a new index per distinct future day.
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ({"ts": 0, "message": "m"}, "ts"),
+        ({"time": "0", "message": "m"}, "time"),
+        ({"@timestamp": 12, "message": "m"}, "@timestamp"),
+        ({"ts": "2024-03-31T12:00:00Z", "message": "m"}, "ts"),  # 31 days before the read time
+        ({"ts": "2024-05-02T12:02:00Z", "message": "m"}, "ts"),  # a day and 2 minutes ahead
+        ({"ts": "5138-01-01T00:00:00Z", "message": "m"}, "ts"),
+        ({"ts": 99_999_999_999, "message": "m"}, "ts"),  # epoch seconds of the year 5138
+    ],
+)
+def test_issue11_item6_timestamps_out_of_the_window_keep_the_read_time_tagged(
+    line: dict[str, Any], key: str
+) -> None:
+    from pipelines import Pipeline
+    from tests.unit.pipelines.support import raw
+
+    for compiled in (True, False):
+        pipeline = Pipeline.from_config(None, CONTEXT, compiled=compiled)
+        for _ in range(2):  # the second line of a key set takes the compiled chain
+            event = pipeline(raw(line))
+            assert event["@timestamp"] == NOW_ISO
+            assert event["event"]["created"] == NOW_ISO
+            assert event["tags"] == [tags.TIMESTAMP_OUT_OF_RANGE]
+            assert event["app"] == {key: line[key]}  # the original time is kept
+            assert pipeline.index_for(event) == "app-logs-unknown-2024.05.01"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-04-01T12:01:00.000Z",  # 30 days before the read time
+        "2024-05-02T11:59:59.000Z",  # just under a day ahead
+        "2024-05-01T12:00:00.500Z",
+    ],
+)
+def test_issue11_item6_timestamps_inside_the_window_are_taken(value: str) -> None:
+    event = stamp(value)
+    assert event["@timestamp"] == value
+    assert "tags" not in event
+
+
+def test_issue11_item6_the_window_is_configurable_and_can_be_switched_off() -> None:
+    assert stamp("2024-04-25T12:00:00Z", max_age_days=5)["tags"] == [tags.TIMESTAMP_OUT_OF_RANGE]
+    assert "tags" not in stamp("2024-04-27T12:00:00Z", max_age_days=5)
+    assert stamp("2024-05-01T14:00:00Z", max_ahead_days=1 / 24)["tags"] == [
+        tags.TIMESTAMP_OUT_OF_RANGE
+    ]
+    unbounded = stamp(0, max_age_days=None, max_ahead_days=None)
+    assert unbounded["@timestamp"] == "1970-01-01T00:00:00.000Z"
+    assert "tags" not in unbounded
+    with pytest.raises(PipelineConfigError, match=r"pipeline\[0\]\.max_age_days"):
+        from pipelines import Pipeline
+
+        Pipeline.from_config([{"type": "timestamp", "max_age_days": 0}])
+
+
+def test_issue11_item6_a_later_candidate_inside_the_window_wins() -> None:
+    stage = Timestamp(None, CONTEXT)
+    event = stage(
+        {
+            "@timestamp": NOW_ISO,
+            "event": {"created": NOW_ISO},
+            "app": {"timestamp": 0, "time": "2024-05-01T11:59:00Z"},
+        }
+    )
+    assert event["@timestamp"] == "2024-05-01T11:59:00.000Z"
+    assert event["app"] == {"timestamp": 0}
+    assert "tags" not in event
+
+
+def test_issue11_item6_the_window_moves_with_the_read_time() -> None:
+    stage = Timestamp(None, CONTEXT)
+    line = "2024-05-10T00:00:00Z"
+    early = stage({"event": {"created": NOW_ISO}, "app": {"ts": line}})
+    assert early["tags"] == [tags.TIMESTAMP_OUT_OF_RANGE]
+    later = "2024-05-09T12:00:00.000Z"
+    taken = stage({"@timestamp": later, "event": {"created": later}, "app": {"ts": line}})
+    assert taken["@timestamp"] == "2024-05-10T00:00:00.000Z"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -121,14 +122,21 @@ async def test_worker_processes_encode_exactly_like_the_main_process() -> None:
     from shipper.workers import InlineTransformer, ProcessTransformer
 
     config = load_config(overrides={"service": {"name": "orders"}}, environ={})
+    # An hour ago: inside the timestamp stage's window around the (real) read time.
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    asctime = hour_ago.strftime("%Y-%m-%d %H:%M:%S,123").encode()
+    iso = hour_ago.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    epoch = str(int(hour_ago.timestamp())).encode()
     batch = [
         _raw(
-            b'{"asctime": "2026-11-23 08:00:00,123", "levelname": "INFO", "message": "ok", "status": 200}',
+            b'{"asctime": "' + asctime + b'", "levelname": "INFO", "message": "ok", "status": 200}',
             0,
         ),
-        _raw(b'{"time": "2026-11-23T08:00:00Z", "message": "caf\xe9"}', 80),
+        _raw(b'{"time": "' + iso + b'", "message": "caf\xe9"}', 80),
         _raw(
-            b'{"ts": 1763884800, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}',
+            b'{"ts": '
+            + epoch
+            + b', "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}',
             100,
         ),
     ]
