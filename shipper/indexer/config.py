@@ -244,6 +244,19 @@ class IndexConfig(_Model):
         True,
         description="`shipper index` installs the templates and ILM policy at start (like `shipper setup`, without the topic).",
     )
+    timestamp_max_age_days: float | None = Field(
+        None,
+        gt=0,
+        description="Oldest day an event may be routed to, in days before now; an event dated "
+        "earlier is written to the index of its read time, tagged `_timestamp_out_of_range`, its "
+        "original time kept as `app.@timestamp`. Unset = `retention.days`.",
+    )
+    timestamp_max_ahead_days: float = Field(
+        1.0,
+        gt=0,
+        description="Latest day an event may be routed to, in days after now (treated like too "
+        "old ones beyond): data cannot create indices without bound.",
+    )
 
     @field_validator("deadletter_pattern")
     @classmethod

@@ -30,6 +30,13 @@ class IndexerMetrics:
             "re-serialised instead of written as they are.",
             registry=r,
         )
+        self.timestamps_out_of_range = Counter(
+            f"{p}timestamps_out_of_range",
+            "Events dated outside the accepted day window (index.timestamp_max_age_days, "
+            "timestamp_max_ahead_days): written to the index of their read time, tagged "
+            "_timestamp_out_of_range.",
+            registry=r,
+        )
         self.documents_indexed = Counter(
             f"{p}documents_indexed", "Events Elasticsearch created (201).", registry=r
         )

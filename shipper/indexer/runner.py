@@ -36,7 +36,7 @@ from shipper.indexer.bulk import BulkWriter
 from shipper.indexer.config import IndexerConfig
 from shipper.indexer.consumer import RebalanceHandler, build_consumer, kafka_reachable, to_record
 from shipper.indexer.deadletter import DeadLetters
-from shipper.indexer.documents import Decoder, Document, KafkaRecord
+from shipper.indexer.documents import DayWindow, Decoder, Document, KafkaRecord
 from shipper.indexer.es import build_client, describe_error, detect_features
 from shipper.indexer.metrics import IndexerMetrics
 from shipper.indexer.retention import sweep
@@ -59,8 +59,12 @@ class Indexer:
         self.metrics = metrics or IndexerMetrics()
         self._topic = config.kafka.topic
         self._es = build_client(config.elasticsearch)
-        self._deadletters = DeadLetters(config.index.deadletter_router())
-        self._decoder = Decoder(config.index.router(), self._deadletters)
+        days = DayWindow(
+            config.index.timestamp_max_age_days or config.retention.days,
+            config.index.timestamp_max_ahead_days,
+        )
+        self._deadletters = DeadLetters(config.index.deadletter_router(), days=days)
+        self._decoder = Decoder(config.index.router(), self._deadletters, days=days)
         bulk = config.bulk
         self._builder = BatchBuilder(bulk.max_documents, bulk.max_bytes, bulk.max_wait_ms / 1000)
         self._writer = BulkWriter(
@@ -256,6 +260,9 @@ class Indexer:
             if self._decoder.parsed:
                 metrics.records_parsed.inc(self._decoder.parsed)
                 self._decoder.parsed = 0
+            if self._decoder.out_of_range:
+                metrics.timestamps_out_of_range.inc(self._decoder.out_of_range)
+                self._decoder.out_of_range = 0
             if builder.due():
                 self._flush()
             self._pump()
