@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shipper.cli.index import ES_FLAG, indexer_config, indexer_options
-from shipper.cli.output import out_console, progress
+from shipper.cli.output import out_console, printable, progress
 from shipper.commandline import env_epilog
 from shipper.indexer.config import ENV_PREFIX, IndexerConfig
 from shipper.indexer.search import SearchRequest, row_of, search_request, trace_request
@@ -112,8 +112,14 @@ async def _show(
             click.echo(orjson.dumps(hit["_source"]).decode())
         progress(f"{len(hits)} of {total} event(s)")
         return
+    # Every cell is the data's own text, never rich markup, with control characters escaped:
+    # a log line must not retitle or clear the terminal (ESC ] 0 ;, ESC [ 2 J).
     table = Table(
-        title=f"{title}: {len(hits)} of {total} ({'newest' if newest_first else 'oldest'} first)"
+        title=Text(
+            printable(
+                f"{title}: {len(hits)} of {total} ({'newest' if newest_first else 'oldest'} first)"
+            )
+        )
     )
     table.add_column("time", no_wrap=True)
     table.add_column("level", no_wrap=True)
@@ -123,10 +129,10 @@ async def _show(
     for hit in hits:
         row = row_of(hit["_source"])
         table.add_row(
-            row.time,
-            Text(row.level, style=_LEVEL_STYLES.get(row.level, "")),
-            row.service,
-            row.trace_id,
+            Text(printable(row.time)),
+            Text(printable(row.level), style=_LEVEL_STYLES.get(row.level, "")),
+            Text(printable(row.service)),
+            Text(printable(row.trace_id)),
             _message(row.message, row.stack_trace if stack_traces else ""),
         )
     out_console.print(table)
@@ -134,7 +140,7 @@ async def _show(
 
 def _message(message: str, stack_trace: str) -> Text:
     """The message; under it, in a trace, the stack trace of a failed request's line."""
-    text = Text(message)
+    text = Text(printable(message))
     if stack_trace:
-        text.append("\n" + stack_trace, style="dim")
+        text.append("\n" + printable(stack_trace, newlines=True), style="dim")
     return text
