@@ -16,7 +16,7 @@ stack: install  ## start Kafka, Elasticsearch, Prometheus, Alertmanager
 	@$(BIN)/shipper stack up
 
 down:  ## stop the demo and the local stack (data kept; `shipper stack down --purge` drops it)
-	@if [ -x $(BIN)/loadtest ]; then $(BIN)/loadtest demo down; fi
+	@if [ -x $(BIN)/loadtest ]; then $(BIN)/loadtest demo down && $(BIN)/loadtest down; fi
 	@if [ -x $(BIN)/shipper ]; then $(BIN)/shipper stack down; fi
 
 lint: install

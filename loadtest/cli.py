@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -82,14 +83,13 @@ def run(**values: Any) -> None:
     report.json and report.html (the run's charts and verdict on one page). Exit 0 only when all held,
     1 when an expectation failed, 3 when the run could not be carried out.
     """
-    import asyncio
-
     from rich.console import Console
 
+    from loadtest.harness.processes import run_owning_children
     from loadtest.harness.runner import run_load_test
 
     config = model_from_options(RunConfig, values)
-    report = asyncio.run(run_load_test(config, Console(highlight=False)))
+    report = run_owning_children(run_load_test(config, Console(highlight=False)))
     sys.exit(0 if report.passed else 1)
 
 
@@ -119,20 +119,37 @@ def demo(ctx: click.Context, /, **values: Any) -> None:
     """
     ctx.obj = model_from_options(DemoConfig, values)
     if ctx.invoked_subcommand is None:
-        import asyncio
-
         from rich.console import Console
 
         from loadtest.demo.runner import run_demo
+        from loadtest.harness.processes import run_owning_children
 
-        sys.exit(0 if asyncio.run(run_demo(ctx.obj, Console(highlight=False))) else 1)
+        sys.exit(0 if run_owning_children(run_demo(ctx.obj, Console(highlight=False))) else 1)
 
 
 @demo.command("down")
 @click.pass_obj
 def demo_down(config: DemoConfig) -> None:
-    """Stop the demo's app, shipper and indexer (the stack keeps running)."""
+    """Stop the demo's app, shipper and indexer, and what a killed demo left of its load test
+    (the stack keeps running)."""
     from loadtest.demo.services import stop_demo_processes
+    from loadtest.harness.processes import stop_recorded
 
-    stopped = stop_demo_processes(config)
+    stopped = stop_demo_processes(config) + stop_recorded(config.demo_dir)
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "no demo process was running")
+
+
+@main.command("down")
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=RunConfig.model_fields["work_dir"].default,
+    help="The work dir of the `loadtest run`s to clean up after.",
+)
+def down(work_dir: Path) -> None:
+    """Stop every process a `loadtest run` left running (it was killed before it could stop
+    them). `make down` runs it, and `loadtest demo down` for the demo's."""
+    from loadtest.harness.processes import stop_recorded
+
+    stopped = stop_recorded(work_dir)
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "no loadtest process was running")

@@ -111,20 +111,32 @@ async def start_demo_processes(processes: list[DemoProcess], timeout_s: float = 
                 f"demo {process.name}: port {_HOST}:{process.port} is already in use. Fix: stop "
                 f"what listens there (ss -ltnp 'sport = :{process.port}'), or pass {option}."
             ) from None
-    for process in processes:
-        started = spawn(
-            process.argv, log_file=process.log_file, signal_group=True, pid_file=process.pid_file
-        )
-        deadline = time.monotonic() + timeout_s
-        while not await http_ok(process.url + process.ready_path):
-            if not started.is_running():
-                raise LoadTestError(
-                    f"demo {process.name} exited while starting (log {process.log_file}):\n"
-                    f"{tail(process.log_file, 15)}"
-                )
-            if time.monotonic() > deadline:
-                raise LoadTestError(f"demo {process.name} not ready after {timeout_s:.0f}s")
-            await asyncio.sleep(0.3)
+    started: list[tuple[DemoProcess, Supervised]] = []
+    try:
+        for process in processes:
+            running = spawn(
+                process.argv,
+                log_file=process.log_file,
+                signal_group=True,
+                pid_file=process.pid_file,
+            )
+            started.append((process, running))
+            deadline = time.monotonic() + timeout_s
+            while not await http_ok(process.url + process.ready_path):
+                if not running.is_running():
+                    raise LoadTestError(
+                        f"demo {process.name} exited while starting (log {process.log_file}):\n"
+                        f"{tail(process.log_file, 15)}"
+                    )
+                if time.monotonic() > deadline:
+                    raise LoadTestError(f"demo {process.name} not ready after {timeout_s:.0f}s")
+                await asyncio.sleep(0.3)
+    except BaseException:
+        # Half a demo is no demo: what did start is stopped (the last started first).
+        for process, running in reversed(started):
+            await asyncio.shield(running.stop_async(timeout_s=10))
+            process.pid_file.unlink(missing_ok=True)
+        raise
 
 
 def stop_demo_processes(config: DemoConfig) -> list[str]:

@@ -37,6 +37,17 @@ def free_port() -> int:
         return port
 
 
+async def _start_ready(process: ManagedProcess, ready_url: str, timeout_s: float) -> None:
+    """Start *process* and wait until *ready_url* answers; one that does not (or a wait that is
+    cancelled) is stopped before the error goes on: a start that fails leaves nothing running."""
+    await process.start()
+    try:
+        await process.wait_ready(ready_url, timeout_s=timeout_s)
+    except BaseException:
+        await process.stop(timeout_s=10)
+        raise
+
+
 def _write_yaml(path: Path, data: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -55,9 +66,8 @@ async def start_app(work: Path, log_file: Path) -> tuple[ManagedProcess, str]:
         ],
         work / "app.out",
     )  # fmt: skip
-    await process.start()
     url = f"http://{_HOST}:{port}"
-    await process.wait_ready(f"{url}/health", timeout_s=30)
+    await _start_ready(process, f"{url}/health", timeout_s=30)
     return process, url
 
 
@@ -81,8 +91,7 @@ async def start_shipper(
         [sys.executable, "-m", "shipper", "run", "--config", str(config)],
         work / "shipper.out",
     )
-    await process.start()
-    await process.wait_ready(f"http://{address}/readyz", timeout_s=60)
+    await _start_ready(process, f"http://{address}/readyz", timeout_s=60)
     return process, address
 
 
@@ -106,8 +115,7 @@ async def start_indexer(
         [sys.executable, "-m", "shipper", "index", "--config", str(config)],
         work / "indexer.out",
     )
-    await process.start()
-    await process.wait_ready(f"http://{address}/readyz", timeout_s=90)
+    await _start_ready(process, f"http://{address}/readyz", timeout_s=90)
     return process, address
 
 
@@ -136,9 +144,8 @@ async def start_alertmanager(work: Path, config_text: str) -> tuple[ManagedProce
         ],
         work / "alertmanager.out",
     )  # fmt: skip
-    await process.start()
     url = f"http://{_HOST}:{port}"
-    await process.wait_ready(f"{url}/-/ready", timeout_s=30)
+    await _start_ready(process, f"{url}/-/ready", timeout_s=30)
     return process, url
 
 
@@ -181,7 +188,6 @@ async def start_prometheus(
         ],
         work / "prometheus.out",
     )  # fmt: skip
-    await process.start()
     url = f"http://{_HOST}:{port}"
-    await process.wait_ready(f"{url}/-/ready", timeout_s=30)
+    await _start_ready(process, f"{url}/-/ready", timeout_s=30)
     return process, url
