@@ -354,6 +354,13 @@ class IndexerConfig(_Model):
     lag_interval_s: float = Field(
         5.0, gt=0, description="How often consumer lag and Elasticsearch health are measured."
     )
+    health_interval_s: float = Field(
+        15.0,
+        ge=0,
+        description="How often the cluster's health, data nodes' disk use against the disk "
+        "watermarks, and write-blocked indices are read for the logferry_elasticsearch_* "
+        "metrics; 0 = never.",
+    )
 
 
 def load_indexer_config(

@@ -1,16 +1,19 @@
-"""The indexer's Prometheus metrics (``logferry_indexer_*``), in their own registry."""
+"""The indexer's Prometheus metrics, in their own registry: its own (``logferry_indexer_*``) and
+what it reads of the cluster's health (``logferry_elasticsearch_*``, :mod:`shipper.indexer.health`)."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shipper.indexer.deadletter import REASONS
+from shipper.indexer.health import ClusterHealth
 
 __all__ = ["IndexerMetrics"]
 
 _LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _SIZE_BUCKETS_DOCUMENTS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
 _SIZE_BUCKETS_BYTES = (1024, 16384, 65536, 262144, 1048576, 2097152, 5242880, 10485760)
+_STATUSES = ("green", "yellow", "red")
 
 
 class IndexerMetrics:
@@ -123,3 +126,72 @@ class IndexerMetrics:
             "When the retention sweeper last finished (Unix time).",
             registry=r,
         )
+        e = "logferry_elasticsearch_"
+        # The cluster's, not this indexer's: every indexer of a cluster exports the same values.
+        self.es_status = Gauge(
+            f"{e}cluster_status",
+            "1 for the cluster's health status (green, yellow, red), 0 for the others.",
+            ["status"],
+            registry=r,
+        )
+        self.es_unassigned_shards = Gauge(
+            f"{e}unassigned_shards",
+            "Shards (primaries and replicas) not assigned to a node.",
+            registry=r,
+        )
+        self.es_disk_used = Gauge(
+            f"{e}node_disk_used_ratio",
+            "Share of a data node's disk in use, as Elasticsearch counts it (1 - available/total).",
+            ["node"],
+            registry=r,
+        )
+        self.es_watermark = Gauge(
+            f"{e}node_disk_watermark_ratio",
+            "Used ratio at which a disk watermark (low, high, flood_stage) trips on a data node.",
+            ["node", "watermark"],
+            registry=r,
+        )
+        self.es_disk_threshold_enabled = Gauge(
+            f"{e}disk_threshold_enabled",
+            "1 when the cluster enforces its disk watermarks (cluster.routing.allocation.disk.threshold_enabled).",
+            registry=r,
+        )
+        self.es_write_blocked_indices = Gauge(
+            f"{e}write_blocked_indices",
+            "Indices carrying a block that stops writes: read_only_allow_delete (flood stage "
+            "sets it), read_only, write (ILM's readonly and shrink set it).",
+            ["block"],
+            registry=r,
+        )
+        self.es_health_reads = Counter(
+            f"{e}health_reads",
+            "Reads of the cluster's health (each every health_interval_s).",
+            registry=r,
+        )
+        self.es_health_read_failures = Counter(
+            f"{e}health_read_failures",
+            "Reads of the cluster's health that failed (the gauges keep their last values).",
+            registry=r,
+        )
+        self.es_health_last_read = Gauge(
+            f"{e}health_last_read_timestamp_seconds",
+            "When the cluster's health was last read successfully (Unix time).",
+            registry=r,
+        )
+
+    def observe_health(self, health: ClusterHealth, now: float) -> None:
+        """Set the ``logferry_elasticsearch_*`` gauges from one successful read."""
+        for status in _STATUSES:
+            self.es_status.labels(status).set(1 if health.status == status else 0)
+        self.es_unassigned_shards.set(health.unassigned_shards)
+        for block, count in health.write_blocked.items():
+            self.es_write_blocked_indices.labels(block).set(count)
+        self.es_disk_threshold_enabled.set(1 if health.threshold_enabled else 0)
+        # Nodes come and go: no series may outlive its node (no await between clear and set).
+        self.es_disk_used.clear()
+        self.es_watermark.clear()
+        for node in health.nodes:
+            self.es_disk_used.labels(node.name).set(node.used_ratio)
+            for watermark, ratio in node.watermarks.items():
+                self.es_watermark.labels(node.name, watermark).set(ratio)
+        self.es_health_last_read.set(now)

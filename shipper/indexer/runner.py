@@ -38,6 +38,7 @@ from shipper.indexer.consumer import RebalanceHandler, build_consumer, kafka_rea
 from shipper.indexer.deadletter import DeadLetters
 from shipper.indexer.documents import DayWindow, Decoder, Document, KafkaRecord
 from shipper.indexer.es import build_client, describe_error, detect_features
+from shipper.indexer.health import read_health
 from shipper.indexer.metrics import IndexerMetrics
 from shipper.indexer.retention import sweep
 from shipper.indexer.settle import OffsetTracker
@@ -106,6 +107,10 @@ class Indexer:
         background: list[asyncio.Task[None]] = [
             asyncio.create_task(self._health_loop(), name="health"),
         ]
+        if self.config.health_interval_s > 0:
+            background.append(
+                asyncio.create_task(self._cluster_health_loop(), name="cluster-health")
+            )
         crashed_tasks: list[asyncio.Task[None]] = []
         try:
             await self._prepare_elasticsearch()
@@ -445,6 +450,28 @@ class Indexer:
                 # /readyz must still say whether Kafka is reachable, not blame it.
                 self._kafka_up(await kafka_reachable(self.config.kafka))
             await asyncio.sleep(self.config.lag_interval_s)
+
+    async def _cluster_health_loop(self) -> None:
+        """Read the cluster's own health for the ``logferry_elasticsearch_*`` metrics."""
+        interval_s = self.config.health_interval_s
+        blocked: tuple[str, ...] = ()
+        while True:
+            self.metrics.es_health_reads.inc()
+            try:
+                health = await read_health(self._es, timeout_s=min(interval_s, 10.0))
+            except ElasticsearchError as exc:
+                self.metrics.es_health_read_failures.inc()
+                log.debug("reading the cluster's health failed", extra={"error": str(exc)})
+            else:
+                self.metrics.observe_health(health, time.time())
+                if health.blocked != blocked:
+                    # Writes to these wait (retried, never dead-lettered) until the block lifts.
+                    log.warning(
+                        "write-blocked indices changed",
+                        extra={"blocked": list(health.blocked[:20]), "count": len(health.blocked)},
+                    )
+                    blocked = health.blocked
+            await asyncio.sleep(interval_s)
 
     async def _retention_loop(self) -> None:
         retention = self.config.retention
