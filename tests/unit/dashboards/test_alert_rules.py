@@ -22,6 +22,7 @@ from pipelines.levels import KNOWN_LEVELS
 from pipelines.metrics import status_class
 from shipper.indexer.metrics import IndexerMetrics
 from shipper.indexer.retry import retry_reason
+from shipper.memory import PROCESS_REGISTRY
 from shipper.metrics import ShipperMetrics
 from shipper.sinks import KafkaSinkConfig, build_sink
 from tests.tools import tool
@@ -47,6 +48,29 @@ EXPECTED_ALERTS = {
     "DeadLettersAppearing": ("logferry-pipeline", "warning", "pipeline"),
     "KafkaUnreachable": ("logferry-pipeline", "critical", "pipeline"),
     "ElasticsearchUnreachable": ("logferry-pipeline", "critical", "pipeline"),
+    "HostCpuHigh": ("logferry-host", "warning", "host"),
+    "HostMemoryHigh": ("logferry-host", "warning", "host"),
+    "HostMemoryCritical": ("logferry-host", "critical", "host"),
+    "HostDiskSpaceLow": ("logferry-host", "critical", "host"),
+    "HostDiskWillFillSoon": ("logferry-host", "warning", "host"),
+    "LogferryMemoryNearLimit": ("logferry-host", "warning", "pipeline"),
+    "ElasticsearchNotGreen": ("logferry-elasticsearch", "warning", "pipeline"),
+    "ElasticsearchRed": ("logferry-elasticsearch", "critical", "pipeline"),
+    "ElasticsearchDiskHighWatermark": ("logferry-elasticsearch", "warning", "pipeline"),
+    "ElasticsearchIndexWriteBlocked": ("logferry-elasticsearch", "critical", "pipeline"),
+}
+
+# The node exporter's series the host rules read (name → label names). Not our code, so listed
+# here; tests/integration/dashboards/test_promql.py runs the rules against a real node exporter,
+# which proves the names and labels.
+NODE_EXPORTER_SERIES = {
+    "node_cpu_seconds_total": frozenset({"cpu", "mode"}),
+    "node_memory_MemAvailable_bytes": frozenset(),
+    "node_memory_MemTotal_bytes": frozenset(),
+    **{
+        f"node_filesystem_{name}": frozenset({"device", "fstype", "mountpoint"})
+        for name in ("avail_bytes", "size_bytes", "readonly")
+    },
 }
 
 # Labels Prometheus adds to every scraped series.
@@ -168,7 +192,7 @@ def test_every_expected_alert_exists_in_its_group_with_its_labels() -> None:
 )
 def test_alert_is_documented(rule: dict[str, Any]) -> None:
     assert rule["labels"]["severity"] in ("critical", "warning")
-    assert rule["labels"]["scope"] in ("application", "pipeline")
+    assert rule["labels"]["scope"] in ("application", "pipeline", "host")
     annotations = rule["annotations"]
     assert set(annotations) >= {"summary", "description", "runbook_url"}
     assert "{{" in annotations["description"], "the description should say which series and value"
@@ -227,8 +251,12 @@ def runbook_anchors() -> set[str]:
 
 
 def emitted_series() -> dict[str, frozenset[str]]:
-    """Every series name the shipper and the indexer export → its label names, plus `up`."""
-    series: dict[str, frozenset[str]] = {"up": frozenset()}
+    """Every series name the shipper and the indexer export → its label names, plus `up`, the
+    process series they both serve and the node exporter's that the rules read."""
+    series: dict[str, frozenset[str]] = {"up": frozenset(), **NODE_EXPORTER_SERIES}
+    for family in PROCESS_REGISTRY.collect():
+        for sample in family.samples:
+            series[sample.name] = frozenset(sample.labels)
     for metrics in (ShipperMetrics(), IndexerMetrics()):
         registry: CollectorRegistry = metrics.registry
         # A labelled metric has no sample until a child exists: make one per metric. The label
