@@ -27,6 +27,8 @@ def _resolve(cache_dir: Path, kafka_version: str, elasticsearch_version: str) ->
         argv = [
             mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
             f"-DoutputDirectory={staging}",
+            # Maven's own copy lives in the cache too: one place holds every download.
+            f"-Dmaven.repo.local={cache_dir / 'maven-repository'}",
             f"-Dkafka.version={kafka_version}",
             f"-Delasticsearch.version={elasticsearch_version}",
         ]  # fmt: skip
