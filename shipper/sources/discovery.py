@@ -64,27 +64,26 @@ def discover(
     exclude = list(exclude)
     found: dict[tuple[int, int], Found] = {}
     linked: list[tuple[str, str, os.stat_result]] = []
-    real_dirs: dict[str, str] = {}
     for pattern in patterns:
         expanded = os.path.expanduser(pattern)
         fixed = os.path.abspath(_fixed_part(expanded))
         real_fixed = os.path.realpath(fixed)
+        linked_dirs: dict[str, bool] = {}  # directory -> reached through a link below ``fixed``
         for as_globbed in glob.iglob(expanded, recursive=True):
             path = os.path.abspath(as_globbed)
             if is_excluded(path, as_globbed, exclude):
                 continue
             try:
                 st = os.lstat(path)
-                directory = os.path.dirname(path)
-                real_dir = real_dirs.get(directory)
-                if real_dir is None:
-                    real_dirs[directory] = real_dir = os.path.realpath(directory)
             except OSError:
                 continue
-            through_link = stat.S_ISLNK(st.st_mode) or (
-                real_dir != _rebase(directory, fixed, real_fixed)
-            )
-            if through_link:
+            directory = os.path.dirname(path)
+            linked_dir = linked_dirs.get(directory)
+            if linked_dir is None:
+                linked_dirs[directory] = linked_dir = os.path.realpath(directory) != _rebase(
+                    directory, fixed, real_fixed
+                )
+            if linked_dir or stat.S_ISLNK(st.st_mode):
                 if not follow_symlinks:
                     if skipped_links is not None:
                         skipped_links.append(path)

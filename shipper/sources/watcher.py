@@ -25,8 +25,10 @@ who a file *is* (a checkpointed file, a copy, a new file) is decided by
 * **Files without a size.** procfs, sysfs and some FUSE files report size 0 yet hold data: any
   size check would find them truncated at every poll, and ship them again and again. Such a file
   (:attr:`FileWatcher.sizeless`, found when it is opened) is read once to its end and then tracked
-  by read position alone: only bytes past it are read, it is never taken for truncated, and a
-  restart resumes it like any file. One that later reports a size is an ordinary file again.
+  by read position alone: it is never taken for truncated, bytes past the position are read only
+  while what was read before them is unchanged (an append, as on a FUSE log; not a pseudo file
+  made anew with other numbers), and a restart resumes it like any file. One that later reports a
+  size is an ordinary file again.
 * **At the end of the file.** A last line without a newline, idle for ``partial_timeout_s``, is
   shipped tagged ``_partial``. A file fully acknowledged and idle says :attr:`Next.CLOSE` (gone
   from the globs or from disk, idle ``close_rotated_after_s``) or :attr:`Next.RELEASE` (still
@@ -280,8 +282,14 @@ class FileWatcher:
                 self.hot = False
                 self.next_poll_at = now + config.poll_interval_s
                 return self._at_end(config, now, batch, budget, give_way)
-            if not self.sizeless and not self.unchanged():
-                return Next.TRUNCATED
+            if not self.unchanged():
+                if not self.sizeless:
+                    return Next.TRUNCATED
+                # A pseudo file made anew with other content (/proc/self/status): what lies
+                # past the position is not an append: left unread (looked at again next poll).
+                self.hot = False
+                self.next_poll_at = now + config.poll_interval_s
+                return self._at_end(config, now, batch, budget, give_way)
             self.tally.bytes_read += len(data)
             samples = self.samples
             del samples[:-2]
