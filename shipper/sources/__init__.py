@@ -34,7 +34,8 @@ module             role
 ``matching``       is that file this one? byte comparisons for restarts and copies
 ``fingerprint``    a file's fingerprint (its first line) and ``file_id``
 ``lines``          ``LineCutter``: bytes ▸ :class:`~pipelines.types.RawLine` s, pure
-``discovery``      expanding the globs
+``discovery``      expanding the globs (symbolic links not followed unless ``follow_symlinks``)
+``descriptors``    the open file limit (raised at start) and how many the process holds
 ``config``         :class:`FileSourceConfig`
 ``stats``          :class:`SourceStats`, :class:`FileStats`, the ``Tally`` of counters
 =================  ==========================================================================
