@@ -98,6 +98,12 @@ class ShipperMetrics:
             "Seconds since the checkpoint was last written successfully.",
             registry=r,
         )
+        self.checkpoint_resets = Counter(
+            f"{p}checkpoint_resets",
+            "Checkpoints that did not match the file at their path at startup (truncated, "
+            "replaced or rewritten while the shipper was down): it is read from the start.",
+            registry=r,
+        )
         self.checkpoint_failures = Counter(
             f"{p}checkpoint_save_failures",
             "Attempts to write the checkpoint that failed (they are retried).",

@@ -77,6 +77,7 @@ class Shipper:
         self._last_saved: dict[str, Any] = {}
         self._saved_at = time.monotonic()
         self._save_failing_since: float | None = None  # since the first failure after a success
+        self._resets_counted = 0  # of the source's checkpoint resets, in the metric
         self._server = StatusServer(config.metrics_addr, self.metrics.registry, self._readiness)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -308,6 +309,8 @@ class Shipper:
     def _update_gauges(self) -> None:
         stats = self.source.stats()
         self.metrics.open_files.set(stats.open_files)
+        self.metrics.checkpoint_resets.inc(stats.checkpoint_resets_total - self._resets_counted)
+        self._resets_counted = stats.checkpoint_resets_total
         self.metrics.open_files_limit.set(stats.open_files_limit)
         self.metrics.files_waiting.set(stats.files_waiting)
         self.metrics.globs_unmatched.set(len(self.source.unmatched_globs))

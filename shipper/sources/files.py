@@ -206,6 +206,7 @@ class FileSource:
             truncations_total=tally.truncations,
             files_opened_total=tally.files_opened,
             files_closed_total=tally.files_closed,
+            checkpoint_resets_total=tally.checkpoint_resets,
         )
 
     # ----------------------------------------------------------------------------- the loop

@@ -315,11 +315,27 @@ class FileTable:
             if orphan.startup_checkpoint:
                 if starting:
                     continue
-                logger.info(
-                    "checkpoint of %s (file_id %s) matches no file: dropped",
-                    orphan.path,
-                    orphan.file_id,
-                )
+                if any(
+                    other.path == orphan.path and other is not orphan
+                    for other in self.by_id.values()
+                ):
+                    # Its path holds another file now (shorter than the offset, another first
+                    # line, other bytes before the offset): read from 0, under new event ids.
+                    self.tally.checkpoint_resets += 1
+                    logger.warning(
+                        "checkpoint of %s (file_id %s, offset %d) does not match the file there"
+                        " now (truncated, replaced or rewritten while the shipper was down):"
+                        " reading that file from the start",
+                        orphan.path,
+                        orphan.file_id,
+                        orphan.acked,
+                    )
+                else:
+                    logger.info(
+                        "checkpoint of %s (file_id %s) matches no file: dropped",
+                        orphan.path,
+                        orphan.file_id,
+                    )
                 self.orphans.remove(orphan)
                 self._retire(orphan)
             elif orphan.orphaned_at_scan < self.scans - 1 and orphan.acked >= orphan.emitted:

@@ -49,6 +49,9 @@ class SourceStats:
     """Files found truncated (plain truncation or ``copytruncate``) and read again from 0."""
     files_opened_total: int
     files_closed_total: int
+    checkpoint_resets_total: int = 0
+    """Checkpoints whose path held another file at startup (truncated, replaced, rewritten while
+    the shipper was down): that file is read from 0, under new event ids."""
     open_files_limit: int = 0
     """Most descriptors the source holds at once: ``max_open_files``, or less if the process's
     descriptor limit less the rest of the process and ``reserved_descriptors`` is lower."""
@@ -79,5 +82,6 @@ class Tally:
     partial_lines: int = 0
     truncated_lines: int = 0
     truncations: int = 0
+    checkpoint_resets: int = 0
     files_opened: int = 0
     files_closed: int = 0

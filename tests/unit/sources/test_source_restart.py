@@ -263,3 +263,45 @@ async def test_inode_reused_by_a_file_with_the_same_first_line(
         await asyncio.sleep(0.1)
     assert h.lines[0].offset == 0 and len(h.lines) == 101
     assert h.lines[0].file_id != first.lines[0].file_id
+
+
+async def test_issue11_item8_a_checkpoint_that_no_longer_fits_its_file_is_a_warned_counted_reset(
+    tmp_path: Path, logs: Path, make_config, make_harness, caplog
+):
+    # Offset past the end of the file (truncated while down), then another first line (rewritten
+    # in place): both read the file again from 0 under new event ids, so both must be said.
+    app = logs / "app.log"
+    app.write_bytes(b"header\n" + numbered(0, 50))
+    store = CheckpointStore(tmp_path / "state")
+    await run_and_ack(make_harness, make_config(), store, 51, ack_through=50)
+    app.write_bytes(b"header\n" + numbered(50, 60))  # shorter than the checkpoint's offset
+    with caplog.at_level("WARNING", logger="shipper.sources"):
+        async with make_harness(make_config(), store.load()) as h:
+            await h.wait_for_lines(11)
+            await asyncio.sleep(0.1)
+            assert h.source.stats().checkpoint_resets_total == 1
+            h.source.acknowledge({h.lines[-1].file_id: h.lines[-1].end_offset})
+        store.save(h.source.checkpoints())
+        assert "does not match the file there now" in caplog.text
+        caplog.clear()
+
+        app.write_bytes(b"other header\n" + numbered(0, 100))  # same inode, other first line
+        async with make_harness(make_config(), store.load()) as h:
+            await h.wait_for_lines(101)
+            await asyncio.sleep(0.1)
+            assert h.source.stats().checkpoint_resets_total == 1
+        assert "does not match the file there now" in caplog.text
+
+
+async def test_issue11_item8_a_checkpoint_whose_file_is_gone_is_no_reset(
+    tmp_path: Path, logs: Path, make_config, make_harness
+):
+    app = logs / "app.log"
+    app.write_bytes(numbered(0, 10))
+    store = CheckpointStore(tmp_path / "state")
+    await run_and_ack(make_harness, make_config(), store, 10, ack_through=9)
+    app.unlink()
+    async with make_harness(make_config(), store.load()) as h:
+        await asyncio.sleep(0.2)
+        assert h.source.checkpoints() == {}
+        assert h.source.stats().checkpoint_resets_total == 0
