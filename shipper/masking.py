@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["MASK", "has_credentials", "mask_urls"]
+__all__ = ["MASK", "mask_urls"]
 
 MASK: Final = "********"
 """What a secret is shown as."""
@@ -39,8 +39,3 @@ def mask_urls(text: str) -> str:
     if "@" not in text:  # the usual case, and the cheapest answer
         return text
     return _USERINFO.sub(_mask, text)
-
-
-def has_credentials(url: str) -> bool:
-    """Whether *url* carries a user name or password."""
-    return "@" in url and _USERINFO.search(url) is not None
