@@ -109,7 +109,14 @@ def scenarios() -> None:
 
 
 @main.group("demo", invoke_without_command=True)
-@model_options(DemoConfig, "LOADTEST_DEMO_")
+@model_options(
+    DemoConfig,
+    "LOADTEST_DEMO_",
+    flags=[
+        *(name for name in DemoConfig.model_fields if name != "replace"),
+        flag("replace", is_flag=True),
+    ],
+)
 @click.pass_context
 def demo(ctx: click.Context, /, **values: Any) -> None:
     """The whole pipeline on this machine: setup, demo app, shipper, indexer, a scenario, a summary.
@@ -125,6 +132,24 @@ def demo(ctx: click.Context, /, **values: Any) -> None:
         from loadtest.harness.processes import run_owning_children
 
         sys.exit(0 if run_owning_children(run_demo(ctx.obj, Console(highlight=False))) else 1)
+
+
+@demo.command("alerts")
+@click.argument(
+    "report", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.pass_obj
+def demo_alerts(config: DemoConfig, report: Path | None) -> None:
+    """The alerts the last demo proved: when each became pending, fired and was delivered.
+
+    Read from the newest demo run's report.json under the state dir (or REPORT): the run's own
+    Prometheus, which saw them, exits with the run.
+    """
+    from rich.console import Console
+
+    from loadtest.demo.alerts import last_report, show_alerts
+
+    show_alerts(report or last_report(config), Console(highlight=False))
 
 
 @demo.command("down")

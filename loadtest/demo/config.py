@@ -34,6 +34,18 @@ class DemoConfig(BaseModel):
     indexer_port: int = Field(
         9109, description="Metrics port of the indexer (the stack's Prometheus scrapes it)."
     )
+    replace: bool = Field(
+        False,
+        description="Stop a demo that is still running (another `loadtest demo`) and start "
+        "anew; without it, that is an error. A finished demo's app, shipper and indexer are "
+        "always replaced.",
+    )
+    app_rotate_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="The demo app rotates its log past this size: a run writes about 4 MB, so "
+        "it rotates a few times while being shipped (rotated files are kept, none deleted).",
+    )
     drain_timeout_s: float = Field(
         120.0, gt=0, description="How long to wait for Kafka and Elasticsearch to hold every line."
     )
@@ -42,3 +54,8 @@ class DemoConfig(BaseModel):
     def demo_dir(self) -> Path:
         """Logs, configs, state and reports of the demo runs."""
         return self.state_dir / "demo"
+
+    @property
+    def pid_file(self) -> Path:
+        """Records the `loadtest demo` under way (beside its processes' pid files)."""
+        return self.state_dir / "run" / "demo.pid"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 from datetime import datetime
 
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -17,13 +20,20 @@ from loadtest.demo.services import (
     start_demo_processes,
     stop_demo_processes,
 )
-from loadtest.demo.summary import PipelineCounts, wait_for_equal_counts
+from loadtest.demo.summary import (
+    LineKinds,
+    PipelineCounts,
+    line_kinds,
+    rotated_files,
+    wait_for_equal_counts,
+)
 from loadtest.errors import LoadTestError
 from loadtest.harness.config import RunConfig
 from loadtest.harness.report import RunReport
 from loadtest.harness.runner import delete_topics, run_load_test
 from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.setup import setup_kafka
+from shipper.process import Supervised
 
 __all__ = ["run_demo"]
 
@@ -33,9 +43,38 @@ _TOPIC_PREFIX = "logferry-demo-"
 async def run_demo(config: DemoConfig, console: Console) -> bool:
     """The whole demo; True when the counts are equal and every expectation held."""
     started = time.monotonic()
+    _take_over(config, console)
+    try:
+        return await _run(config, console, started)
+    finally:
+        config.pid_file.unlink(missing_ok=True)
+
+
+def _take_over(config: DemoConfig, console: Console) -> None:
+    """Refuse to start beside a demo under way (unless --replace); record this one."""
+    running = Supervised.from_pid_file(config.pid_file)
+    if running is not None and running.pid != os.getpid():
+        since = datetime.fromtimestamp(running.create_time).strftime("%H:%M:%S")
+        if not config.replace:
+            raise LoadTestError(
+                f"a demo is already running (pid {running.pid}, since {since}; state dir "
+                f"{config.state_dir}): wait for it to finish, or pass --replace to stop it and "
+                "start anew"
+            )
+        # As Ctrl-C would: it stops what its load test started, then its processes stop below.
+        running.send_signal(signal.SIGINT)
+        try:
+            running.wait(timeout_s=60)
+        except TimeoutError:
+            running.stop(timeout_s=10)
+        console.print(f"--replace: stopped the demo that was running (pid {running.pid})")
+    Supervised(psutil.Process(os.getpid())).write_pid_file(config.pid_file)
     stopped = stop_demo_processes(config)
     if stopped:
         console.print(f"stopped the previous demo's {', '.join(stopped)}")
+
+
+async def _run(config: DemoConfig, console: Console, started: float) -> bool:
     run_id = f"{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = (config.demo_dir / run_id).resolve()
     topic = f"{_TOPIC_PREFIX}{run_id}"
@@ -71,7 +110,9 @@ async def run_demo(config: DemoConfig, console: Console) -> bool:
         elasticsearch=config.elasticsearch,
         timeout_s=config.drain_timeout_s,
     )
-    _summary(console, config, counts, report, time.monotonic() - started)
+    kinds = line_kinds(run_dir / "logs", report.run_id)
+    rotations = rotated_files(run_dir / "logs")
+    _summary(console, config, counts, kinds, rotations, report, time.monotonic() - started)
     return counts.equal and report.passed
 
 
@@ -89,18 +130,29 @@ def _shipper_setup(config: DemoConfig) -> None:
 
 
 def _summary(
-    console: Console, config: DemoConfig, counts: PipelineCounts, report: RunReport, took_s: float
+    console: Console,
+    config: DemoConfig,
+    counts: PipelineCounts,
+    kinds: LineKinds,
+    rotations: int,
+    report: RunReport,
+    took_s: float,
 ) -> None:
     console.rule("[bold]summary", align="left")
     table = Table(show_header=False, box=None)
     equal = "[green]equal[/]" if counts.equal else "[red]NOT equal[/]"
-    table.add_row("lines written by the app", f"{counts.lines_written:,}")
+    table.add_row("lines written by the app", f"{counts.lines_written:,}  ({kinds.explained()})")
+    mib = config.app_rotate_bytes / (1024 * 1024)
+    table.add_row(
+        "log rotations", f"{rotations}  (rename + create every {mib:g} MiB, while shipped)"
+    )
     table.add_row("events in Kafka", f"{counts.events_in_kafka:,}")
     table.add_row("documents in Elasticsearch", f"{counts.documents_in_elasticsearch:,}  ({equal})")
     for seen in report.alerts:
         if seen.firing_at is not None:
             after = seen.firing_at - report.origin
             table.add_row(f"alert {seen.name}", f"fired {after:.1f} s after the incident began")
+    table.add_row("the alerts again", "loadtest demo alerts")
     table.add_row(
         "scenario expectations", "[green]all held[/]" if report.passed else "[red]failed[/]"
     )
@@ -117,11 +169,14 @@ def _summary(
         f"  demo app        http://127.0.0.1:{config.app_port}/orders\n"
         f"  shipper         http://127.0.0.1:{config.shipper_port}/metrics\n"
         f"  indexer         http://127.0.0.1:{config.indexer_port}/metrics\n"
-        f"  Prometheus      {config.prometheus}/alerts  (rules of dashboards/prometheus/alerts.yml)\n"
-        f"  Alertmanager    {config.alertmanager}\n"
-        f"  Elasticsearch   {config.elasticsearch}/app-logs-*/_search\n"
+        f"  Prometheus      {config.prometheus}/classic/alerts  (the stack's: alerts.yml as "
+        "written, over this shipper and indexer; its windows take minutes)\n"
+        f"  Alertmanager    {config.alertmanager}/api/v2/alerts  (Debian's has no web UI; or "
+        f"amtool alert query --alertmanager.url={config.alertmanager})\n"
+        f"  Elasticsearch   {config.elasticsearch}/app-logs-{SERVICE}-*/_search?q=log.level:error\n"
         f"  the run report  {report.files.get('report', '-')}\n"
-        "  shipper search --service shop 'http.response.status_code:>=500'\n"
-        "  shipper trace <a request id from the search above>\n"
+        "  loadtest demo alerts   the alerts this demo proved, when each fired, who got it\n"
+        f"  shipper search --service {SERVICE} 'http.response.status_code:>=500'\n"
+        "  shipper trace ID       ID: one from the search's `trace / request id` column\n"
         "  make down        stops the demo and the stack"
     )

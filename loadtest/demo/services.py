@@ -25,6 +25,7 @@ __all__ = ["DemoProcess", "demo_processes", "start_demo_processes", "stop_demo_p
 
 _HOST = "127.0.0.1"
 SERVICE = "shop"
+_ROTATE_KEEP = 1000  # every rotated file stays: the closing count reads them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,8 @@ def demo_processes(config: DemoConfig, run_dir: Path, topic: str) -> list[DemoPr
         DemoProcess(
             "app",
             (python, "-m", "loadtest", "app", "--host", _HOST, "--port", str(config.app_port),
-             "--log-file", str(log_file), "--service", SERVICE),
+             "--log-file", str(log_file), "--service", SERVICE,
+             "--rotate-bytes", str(config.app_rotate_bytes), "--rotate-keep", str(_ROTATE_KEEP)),
             config.app_port, "/health", config,
         ),
         DemoProcess(

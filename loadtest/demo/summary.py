@@ -7,12 +7,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from loadtest.app.logs import ACCESS_LOGGER
 from shipper.indexer.config import ElasticsearchConfig
 from shipper.indexer.es import build_client, call
 
-__all__ = ["PipelineCounts", "count_lines", "wait_for_equal_counts"]
+__all__ = [
+    "LineKinds",
+    "PipelineCounts",
+    "count_lines",
+    "line_kinds",
+    "rotated_files",
+    "wait_for_equal_counts",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +36,62 @@ class PipelineCounts:
     def equal(self) -> bool:
         """Nothing lost, nothing doubled, end to end."""
         return self.lines_written == self.events_in_kafka == self.documents_in_elasticsearch
+
+
+@dataclass(frozen=True, slots=True)
+class LineKinds:
+    """Why the app wrote more lines than Locust made requests: who asked for each line."""
+
+    load: int
+    """Access lines of the load test's requests (their IDs start with the run's ID)."""
+    health_checks: int
+    """``GET /health`` from the demo itself, waiting for the app to answer."""
+    fault_switches: int
+    """``PUT /admin/faults``: the harness switching the app's faults at each phase."""
+    other: int
+    """Any other line (other requests, the app's own lines, extra lines of log-flood)."""
+
+    def explained(self) -> str:
+        """``7,689 load-test requests + 1 health check + 5 fault switches``."""
+        parts = [f"{self.load:,} load-test requests"]
+        for count, one, many in (
+            (self.health_checks, "health check", "health checks"),
+            (self.fault_switches, "fault switch", "fault switches"),
+            (self.other, "other line", "other lines"),
+        ):
+            if count:
+                parts.append(f"{count:,} {one if count == 1 else many}")
+        return " + ".join(parts)
+
+
+def line_kinds(log_dir: Path, run_id: str) -> LineKinds:
+    """Sort the lines of the app's log (and its rotated files) by who asked for them."""
+    load = health = faults = other = 0
+    prefix = f"{run_id}-"
+    for path in log_dir.glob("app.log*"):
+        with path.open("rb") as handle:
+            for raw in handle:
+                try:
+                    line = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    other += 1
+                    continue
+                if not isinstance(line, dict) or line.get("logger") != ACCESS_LOGGER:
+                    other += 1
+                elif str(line.get("request_id", "")).startswith(prefix):
+                    load += 1
+                elif line.get("path") == "/health":
+                    health += 1
+                elif line.get("path") == "/admin/faults":
+                    faults += 1
+                else:
+                    other += 1
+    return LineKinds(load, health, faults, other)
+
+
+def rotated_files(log_dir: Path) -> int:
+    """How often the app rotated its log (``app.log.1``, ``app.log.2``, … beside ``app.log``)."""
+    return sum(1 for path in log_dir.glob("app.log.*") if path.suffix[1:].isdigit())
 
 
 def count_lines(log_dir: Path) -> int:
