@@ -8,6 +8,12 @@ with the ECS objects of the same name.
 Besides the body, ``parse`` writes what only the raw line knows: ``log.file.path``,
 ``log.offset``, ``event.id`` (the Elasticsearch ``_id``), ``event.created`` and the source's
 tags, and a provisional ``@timestamp`` (the read time) that the ``timestamp`` stage replaces.
+
+Nothing the JSON reader does changes a value silently: a key written twice keeps its last value
+and the whole line in ``event.original`` (tag ``_duplicate_keys``); an integer beyond 64 bits is
+kept as the string of its digits, not rounded to a float (tag ``_integer_out_of_range``). Lines
+are screened for both with two byte scans; only a line that may have either is read again
+(:mod:`pipelines._json`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import xxhash
 from pydantic import Field
 
 from pipelines import tags as T
+from pipelines._json import read_exactly, suspect
 from pipelines._model import StageModel
 from pipelines._time import UtcFormatter
 from pipelines.context import PipelineContext
@@ -121,6 +128,8 @@ class Parse:
             return self._build(raw, created, None, exc)
         if type(body) is not dict or not body or raw.tags or self._keep_original:
             return self._build(raw, created, body, None)
+        if suspect(raw.data, body):  # rare: a key twice, or an integer beyond 64 bits
+            return self._build(raw, created, body, None)
         # The usual line: one literal, with the keys in the order _build() gives them.
         offset = raw.offset
         return {
@@ -147,11 +156,19 @@ class Parse:
             event["message"] = body if type(body) is str else text
             tags.append(T.NOT_OBJECT)
             body = None
+        repeated = T.DUPLICATE_KEYS in tags  # when _recover read the line exactly already
+        if (
+            type(body) is dict
+            and body
+            and T.INTEGER_OUT_OF_RANGE not in tags
+            and suspect(data, body)
+        ):
+            body, repeated = _exactly(data, body, tags)
         if body:
             event[self._namespace] = body
         event["log"] = {"file": {"path": raw.path}, "offset": raw.offset}
         event["event"] = {"id": event_id(raw.file_id, raw.offset), "created": created}
-        if self._keep_original:
+        if self._keep_original or repeated:
             event["event"]["original"] = data.decode("utf-8", "replace")
         if tags:
             event["tags"] = tags
@@ -188,9 +205,36 @@ class Parse:
                 tags.append(T.NOT_OBJECT)
                 event["message"] = body if type(body) is str else text
                 return None
+        if _is_infinity_error(exc):  # an integer too long even for a double: read it exactly
+            exact = read_exactly(text)
+            if exact is not None and type(exact.body) is dict and exact.integer_out_of_range:
+                tags.append(T.INTEGER_OUT_OF_RANGE)
+                if exact.duplicate_keys:
+                    tags.append(T.DUPLICATE_KEYS)
+                return exact.body
         tags.append(T.TOO_DEEP if _is_depth_error(exc) else T.JSON_PARSE_FAILURE)
         event["message"] = text
         return None
+
+
+def _exactly(data: bytes, body: dict[str, Any], tags: list[str]) -> tuple[dict[str, Any], bool]:
+    """``body`` as the line says it (integers beyond 64 bits as their digits), tagged; and
+    whether a key was repeated (then the caller keeps the whole line)."""
+    exact = read_exactly(data.decode("utf-8", "replace").removeprefix("\ufeff"))
+    if exact is None or type(exact.body) is not dict:
+        return body, False
+    if exact.integer_out_of_range:
+        tags.append(T.INTEGER_OUT_OF_RANGE)
+        body = exact.body
+    if exact.duplicate_keys:
+        tags.append(T.DUPLICATE_KEYS)
+    return body, exact.duplicate_keys
+
+
+def _is_infinity_error(exc: orjson.JSONDecodeError) -> bool:
+    # orjson: "number is infinity when parsed as double" (a float literal too: read_exactly
+    # refuses those, so they stay a parse failure)
+    return "infinity" in str(exc)
 
 
 def _is_depth_error(exc: orjson.JSONDecodeError) -> bool:

@@ -12,8 +12,10 @@ from typing import Final
 
 __all__ = [
     "CORRELATION_INHERITED",
+    "DUPLICATE_KEYS",
     "DURATION_INVALID",
     "EMPTY",
+    "INTEGER_OUT_OF_RANGE",
     "INVALID_UTF8",
     "JSON_PARSE_FAILURE",
     "NOT_OBJECT",
@@ -45,6 +47,12 @@ NOT_OBJECT: Final = "_not_object"
 """Valid JSON but not an object (array, number, string, ``true``/``null``)."""
 INVALID_UTF8: Final = "_invalid_utf8"
 """Bytes that are not UTF-8 were replaced by U+FFFD (the line may still have parsed)."""
+DUPLICATE_KEYS: Final = "_duplicate_keys"
+"""An object of the line had a key twice: the last value counts (as in most JSON readers), and
+the whole line is kept in ``event.original`` so the others are not lost."""
+INTEGER_OUT_OF_RANGE: Final = "_integer_out_of_range"
+"""An integer beyond 64 bits (below -2**63 or above 2**64-1), which a JSON reader would turn into
+an inexact float: it is kept as the string of its digits."""
 
 # timestamp
 TIMESTAMP_MISSING: Final = "_timestamp_missing"

@@ -18,7 +18,9 @@ CORPUS: list[tuple[bytes, set[str], str | None]] = [
     (b"[1, 2, 3]", {"_not_object"}, "[1, 2, 3]"),
     (b"42", {"_not_object"}, "42"),
     (b'"just a string"', {"_not_object"}, "just a string"),
-    (b'{"message": "first", "message": "second"}', set(), "second"),
+    # Issue 11, item 12: the last value counts, the line is kept whole; big integers as digits.
+    (b'{"message": "first", "message": "second"}', {"_duplicate_keys"}, "second"),
+    (b'{"message": "big", "n": 123456789012345678901234567890}', {"_integer_out_of_range"}, "big"),
     (b'{"message": "not a number", "value": NaN}', {"_jsonparsefailure"}, None),
     (b'{"message": "windows line"}\r', set(), "windows line"),
     (b"", {"_empty"}, None),
@@ -61,6 +63,10 @@ async def test_every_bad_line_is_shipped_with_its_tag(
             assert not found, found
         if message is not None:
             assert event["message"] == message
+        if "_duplicate_keys" in tags:
+            assert event["event"]["original"] == line.decode()
+        if "_integer_out_of_range" in tags:
+            assert event["app"]["n"] == "123456789012345678901234567890"
         if "_timestamp_out_of_range" in tags:  # the read time, the original kept
             assert event["@timestamp"] == event["event"]["created"]
             assert len(event["app"]) == 1

@@ -40,7 +40,8 @@ CORPUS: list[tuple[str, bytes, tuple[str, ...], list[str] | None]] = [
     ("number", b"12345", (), [tags.NOT_OBJECT]),
     ("string", b'"hello"', (), [tags.NOT_OBJECT]),
     ("null", b"null", (), [tags.NOT_OBJECT]),
-    ("duplicate keys", b'{"message": "a", "message": "b"}', (), []),
+    # issue 11, item 12: not changed silently
+    ("duplicate keys", b'{"message": "a", "message": "b"}', (), [tags.DUPLICATE_KEYS]),
     ("NaN", b'{"duration_ms": NaN}', (), [tags.JSON_PARSE_FAILURE]),
     ("Infinity", b'{"duration_ms": Infinity}', (), [tags.JSON_PARSE_FAILURE]),
     ("huge exponent", b'{"duration_ms": 1e400}', (), [tags.JSON_PARSE_FAILURE]),
@@ -53,7 +54,7 @@ CORPUS: list[tuple[str, bytes, tuple[str, ...], list[str] | None]] = [
     ("bom", b'\xef\xbb\xbf{"message": "x"}', (), []),
     ("lone surrogate escape", b'{"message": "\\ud800"}', (), None),  # orjson's call; no crash
     ("control chars", b'{"message": "a\x01b"}', (), [tags.JSON_PARSE_FAILURE]),
-    ("big int", b'{"n": 123456789012345678901234567890}', (), []),
+    ("big int", b'{"n": 123456789012345678901234567890}', (), [tags.INTEGER_OUT_OF_RANGE]),
 ]
 
 

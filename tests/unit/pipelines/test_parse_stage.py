@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import orjson
 import pytest
 from hypothesis import given
@@ -87,8 +89,128 @@ def test_nan_is_not_json() -> None:
     assert event["tags"] == [tags.JSON_PARSE_FAILURE]
 
 
-def test_duplicate_keys_keep_the_last() -> None:
-    assert parse(raw(b'{"a": 1, "a": 2}'))["app"] == {"a": 2}
+# Issue 11, item 12: values the JSON reader would change, without a word.
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"a": 1, "a": 2}',
+        b'{"a":1,"a":2}',
+        b'{"b": {"a": 1, "a": 2}, "c": 3}',  # nested
+        b'{"l": [{"a": 1}, {"a": 1, "a": 2}]}',  # in a list
+        b'{"m": "he said \\"x\\": y", "a": 1, "a": 2}',  # a '":' inside a string
+    ],
+)
+def test_issue11_item12_duplicate_keys_keep_the_last_tagged_with_the_whole_line(
+    line: bytes,
+) -> None:
+    for parser in (parse, Parse(ParseConfig(), CONTEXT)):
+        event = parser(raw(line))
+        assert event["tags"] == [tags.DUPLICATE_KEYS]
+        assert event["event"]["original"] == line.decode()  # the other values are kept
+        assert event["app"] == orjson.loads(line)  # the last value counts, as before
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b'{"id": 123456789012345678901234567890}', {"id": "123456789012345678901234567890"}),
+        (b'{"id": 18446744073709551616, "n": 1}', {"id": "18446744073709551616", "n": 1}),
+        (b'{"id": -9223372036854775809}', {"id": "-9223372036854775809"}),
+        (b'{"x": {"id": [1, 99999999999999999999]}}', {"x": {"id": [1, "99999999999999999999"]}}),
+        (b'{"id": ' + b"9" * 5000 + b"}", {"id": "9" * 5000}),  # beyond int()'s own limit
+    ],
+)
+def test_issue11_item12_integers_beyond_64_bits_keep_their_digits_tagged(
+    line: bytes, expected: dict[str, object]
+) -> None:
+    event = parse(raw(line))
+    assert event["app"] == expected
+    assert event["tags"] == [tags.INTEGER_OUT_OF_RANGE]
+    assert "original" not in event["event"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id": 18446744073709551615, "n": -9223372036854775808}',  # the 64-bit limits fit
+        b'{"ts": 1714564800123456789}',  # epoch nanoseconds: 19 digits
+        b'{"id": "123456789012345678901234567890"}',  # digits in a string
+        b'{"a": {"b": 1}, "c": [{"d": 2}], "e": "f\\": g"}',
+        b'{"big": 1e300, "a": 1}',
+    ],
+)
+def test_issue11_item12_lines_orjson_reads_faithfully_are_untouched(line: bytes) -> None:
+    event = parse(raw(line))
+    assert event["app"] == orjson.loads(line)
+    assert "tags" not in event
+    assert "original" not in event["event"]
+
+
+def test_issue11_item12_a_tagged_line_still_runs_every_stage() -> None:
+    from pipelines import Pipeline
+
+    pipeline = Pipeline.from_config(None, CONTEXT)
+    line = b'{"asctime": "2024-05-01 12:00:00,001", "password": "a", "password": "b", "n": 1}'
+    event = pipeline(raw(line))
+    assert event["tags"] == [tags.DUPLICATE_KEYS, tags.REDACTED]
+    assert event["@timestamp"] == "2024-05-01T12:00:00.001Z"
+    assert "[REDACTED" in event["event"]["original"] and '"a"' not in event["event"]["original"]
+
+
+_KEYS = st.sampled_from(["a", "b", "c", "message", 'x"y', "é"])
+_VALUES = st.recursive(
+    st.integers(-(2**70), 2**70) | st.text(max_size=8) | st.booleans() | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.lists(st.tuples(_KEYS, inner), max_size=4),
+    max_leaves=12,
+)
+
+
+def _write(value: object, separators: tuple[str, str]) -> str:
+    """JSON text that may repeat a key (pairs are written as given)."""
+    item, colon = separators
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        return (
+            "{" + item.join(json.dumps(k) + colon + _write(v, separators) for k, v in value) + "}"
+        )
+    if isinstance(value, list):
+        return "[" + item.join(_write(v, separators) for v in value) + "]"
+    return json.dumps(value)
+
+
+@given(
+    st.lists(st.tuples(_KEYS, _VALUES), min_size=1, max_size=6),
+    st.sampled_from([(",", ":"), (", ", ": ")]),
+)
+def test_issue11_item12_tagged_exactly_when_a_key_repeats_or_an_integer_is_too_big(
+    pairs: list[tuple[str, object]], separators: tuple[str, str]
+) -> None:
+    text = _write(pairs, separators)
+    exact = json.loads(text, object_pairs_hook=_Pairs)
+    event = parse(raw(text))
+    found = set(event.get("tags", []))
+    assert (tags.DUPLICATE_KEYS in found) == _Pairs.repeated(exact)
+    assert (tags.INTEGER_OUT_OF_RANGE in found) == _too_big(exact)
+
+
+class _Pairs(list[tuple[str, object]]):
+    @staticmethod
+    def repeated(value: object) -> bool:
+        if isinstance(value, _Pairs):
+            keys = [k for k, _ in value]
+            return len(set(keys)) != len(keys) or any(_Pairs.repeated(v) for _, v in value)
+        if isinstance(value, list):
+            return any(_Pairs.repeated(v) for v in value)
+        return False
+
+
+def _too_big(value: object) -> bool:
+    if isinstance(value, _Pairs):
+        return any(_too_big(v) for _, v in value)
+    if isinstance(value, list):
+        return any(_too_big(v) for v in value)
+    return type(value) is int and not -(2**63) <= value <= 2**64 - 1
 
 
 def test_too_deep() -> None:
@@ -150,3 +272,14 @@ _TEXT = st.text(st.characters(codec="utf-8"), max_size=20)
 def test_objects_round_trip(body: dict[str, object]) -> None:
     event = parse(raw(orjson.dumps(body)))
     assert event.get("app", {}) == body
+
+
+def test_issue11_item12_an_integer_too_long_for_a_double_is_kept_too() -> None:
+    line = b'{"n": 1' + b"0" * 400 + b', "n": 2}'
+    event = parse(raw(line))
+    assert event["app"] == {"n": 2}
+    assert event["tags"] == [tags.INTEGER_OUT_OF_RANGE, tags.DUPLICATE_KEYS]
+    assert event["event"]["original"] == line.decode()
+    # A float beyond a double, and NaN, stay what they were: not JSON orjson takes.
+    for bad in (b'{"a": 1e400}', b'{"a": NaN, "b": 1' + b"0" * 400 + b"}"):
+        assert parse(raw(bad))["tags"] == [tags.JSON_PARSE_FAILURE]
