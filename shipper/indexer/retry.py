@@ -10,7 +10,9 @@ any other 4xx (mapping conflict, parse error, ...)   REJECTED    written as a de
 ===================================================  ==========  ============================
 
 A request that fails as a whole (connection refused, timeout, 429/5xx on the request) is retried
-whole, waiting with :class:`shipper.backoff.Backoff`. Blocks and a missing index (auto-creation disabled) are an operator's to fix; waiting for
+whole, waiting with :class:`shipper.backoff.Backoff`; one refused whole for its content (400,
+413) is split until the document at fault is alone, whose answer it then is
+(:mod:`shipper.indexer.bulk`). Blocks and a missing index (auto-creation disabled) are an operator's to fix; waiting for
 them keeps the records, where dead-lettering would only fail the same way.
 """
 
