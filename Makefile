@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo stack down lint typecheck unit integration test clean
+.PHONY: install demo stack down lint typecheck unit integration test scenarios clean
 
 install:  ## system packages (apt) + the project into .venv
 	@scripts/bootstrap.sh
@@ -12,8 +12,15 @@ demo: install  ## the whole pipeline on this machine, driven by the error-spike 
 	@$(BIN)/shipper stack up
 	@$(BIN)/loadtest demo
 
-stack: install  ## start Kafka, Elasticsearch, Prometheus, Alertmanager
+stack: install  ## start Kafka, Elasticsearch, Prometheus, Alertmanager, node exporter
 	@$(BIN)/shipper stack up
+
+# CI runs disk-fill and es-flood-stage as they are and a 60 s cpu-burn
+# (tests/integration/loadtest/test_incident_scenarios.py). disk-fill mounts a tmpfs: root.
+# es-flood-stage lowers the watermarks of the stack's Elasticsearch for a minute: every index
+# there turns read-only meanwhile, so not while others use it.
+scenarios: stack  ## the host and Elasticsearch scenarios in full (about 7 minutes)
+	@for s in disk-fill cpu-burn es-flood-stage; do $(BIN)/loadtest run --scenario $$s || exit 1; done
 
 down:  ## stop the demo and the local stack (data kept; `shipper stack down --purge` drops it)
 	@if [ -x $(BIN)/loadtest ]; then $(BIN)/loadtest demo down && $(BIN)/loadtest down; fi

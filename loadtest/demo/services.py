@@ -75,6 +75,9 @@ def demo_processes(config: DemoConfig, run_dir: Path, topic: str) -> list[DemoPr
             "metrics_addr": f"{_HOST}:{config.indexer_port}",
             "kafka": {"url": f"kafka://{config.kafka}/{topic}", "group_id": f"logferry-{topic}"},
             "elasticsearch": {"url": config.elasticsearch},
+            # The local stack is one node: a replica would stay unassigned and the cluster
+            # yellow, which ElasticsearchNotGreen rightly reports.
+            "index": {"number_of_replicas": 0},
         },
     )
     return [

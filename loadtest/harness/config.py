@@ -53,6 +53,11 @@ class RunConfig(BaseModel):
         "http://127.0.0.1:9200", description="Elasticsearch where request lines are looked up."
     )
     index: str = Field("app-logs-*", description="Indices searched for the request lines.")
+    node_exporter: str = Field(
+        "127.0.0.1:9100",
+        description="HOST:PORT of the node exporter watching this host (the local stack's), "
+        "scraped as job `node` in the scenarios about the host (disk-fill, cpu-burn).",
+    )
     profile: Literal["fast", "real"] = Field(
         "fast",
         description="`fast`: a private Prometheus evaluates the rules with windows and `for:` "

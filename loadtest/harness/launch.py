@@ -105,8 +105,12 @@ async def start_indexer(
         {
             "metrics_addr": address,
             "lag_interval_s": 1.0,
+            "health_interval_s": 2.0,  # the cluster's health as fresh as the 1 s scrapes need
             "kafka": {"url": f"kafka://{kafka}/{topic}", "group_id": f"logferry-{topic}"},
             "elasticsearch": {"url": elasticsearch},
+            # The test cluster is one node: a replica would stay unassigned and the cluster
+            # yellow, which ElasticsearchNotGreen rightly reports.
+            "index": {"number_of_replicas": 0},
             "retention": {"interval_s": 0},  # a load test must not delete anybody's indices
         },
     )

@@ -23,6 +23,7 @@ from loadtest.harness import launch
 from loadtest.harness.alerts import AlertLog, WebhookReceiver, poll_alertmanager, poll_prometheus
 from loadtest.harness.config import RunConfig
 from loadtest.harness.delivery import RequestMatch, match_requests, read_request_log
+from loadtest.harness.incidents import Incident, make_incident
 from loadtest.harness.load import LocustRun
 from loadtest.harness.page import write_page
 from loadtest.harness.preflight import check_dependencies
@@ -86,10 +87,13 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
         spawn_rate=config.spawn_rate or scenario.spawn_rate,
         request_log=work / "requests.log",
     )
+    firing = (*scenario.expect_firing, *config.expect_firing)
+    # A cluster already yellow (another index's unassigned replica) is not this run's doing.
+    unwell = await _unwell_before(config.elasticsearch, firing, console)
     expectations = Expectations(
-        firing=(*scenario.expect_firing, *config.expect_firing),
+        firing=firing,
         quiet=(*scenario.expect_quiet, *config.expect_quiet),
-        may_fire=scenario.may_fire,
+        may_fire=(*scenario.may_fire, *unwell),
         known=known_alerts,
     )
     console.print(
@@ -100,8 +104,20 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
     alerts = AlertLog()
     async with AsyncExitStack() as stack:
         parts = await stack.enter_async_context(
-            _started_parts(config, work, evaluated, routes_text, alerts, console)
+            _started_parts(
+                config, work, evaluated, routes_text, alerts, console, scenario.watches_host
+            )
         )
+        incident = None
+        if scenario.incident is not None:
+            incident = await make_incident(
+                scenario.incident,
+                work,
+                config.elasticsearch,
+                _incident_length_s(scenario, settings.duration_s),
+                console.print,
+            )
+            stack.push_async_callback(incident.stop)  # whatever happens, it is undone
         locust = LocustRun(
             scenario, settings, host=parts.app_url, report=report_dir, log=work / "locust.out"
         )
@@ -110,7 +126,7 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
             watcher = asyncio.create_task(_watch_alerts(http, parts, alerts))
             try:
                 started_at, incident_at = await _drive(
-                    http, locust, scenario, settings, parts, alerts, console
+                    http, locust, scenario, settings, parts, alerts, console, incident
                 )
                 totals = locust.totals()
                 console.print(
@@ -194,10 +210,12 @@ async def _started_parts(
     routes_text: str | None,
     alerts: AlertLog,
     console: Console,
+    watches_host: bool = False,
 ) -> AsyncIterator[_Parts]:
     """Start whatever the config does not name; stop (in reverse) what was started.
 
-    *routes_text* is the Alertmanager config of a private Alertmanager (None: one is given)."""
+    *routes_text* is the Alertmanager config of a private Alertmanager (None: one is given);
+    with *watches_host* a private Prometheus also scrapes the node exporter."""
     parts = _Parts()
 
     async def started(what: str, launched: Any) -> str:
@@ -246,7 +264,11 @@ async def _started_parts(
                 launch.start_prometheus(
                     work,
                     rules,
-                    targets={"shipper": [parts.shipper], "indexer": [parts.indexer]},
+                    targets={
+                        "shipper": [parts.shipper],
+                        "indexer": [parts.indexer],
+                        **({"node": [config.node_exporter]} if watches_host else {}),
+                    },
                     alertmanager=parts.alertmanager,
                 ),
             )
@@ -271,7 +293,10 @@ async def _targets_up(prometheus: str, timeout_s: float = 30.0) -> None:
             if targets and all(target["health"] == "up" for target in targets):
                 return
             await asyncio.sleep(0.5)
-    raise LoadTestError(f"Prometheus at {prometheus} could not scrape the shipper and indexer")
+    raise LoadTestError(
+        f"Prometheus at {prometheus} could not scrape every target (shipper, indexer, and the "
+        "node exporter for a scenario about the host: `shipper stack up node-exporter`)"
+    )
 
 
 async def delete_topics(kafka: str, wanted: Callable[[str], bool]) -> None:
@@ -314,8 +339,10 @@ async def _drive(
     parts: _Parts,
     alerts: AlertLog,
     console: Console,
+    incident: Incident | None = None,
 ) -> tuple[float, float | None]:
-    """Run Locust, switching the app's faults at each phase; (load start, incident start)."""
+    """Run Locust, switching the app's faults (and the scenario's incident) at each phase;
+    (load start, incident start)."""
     await locust.start()
     # The shape's clock starts when Locust starts its test, which is when its CSV appears.
     while not locust.history_file.exists():
@@ -338,9 +365,13 @@ async def _drive(
             await _set_faults(
                 http, parts.app_url, {route: f.as_json() for route, f in timed.phase.faults.items()}
             )
+            console.print(f"  {elapsed:3.0f} s  phase {phase_name}")
             if timed.phase.incident and incident_at is None:
                 incident_at = time.time()
-            console.print(f"  {elapsed:3.0f} s  phase {phase_name}")
+                if incident is not None:
+                    await incident.start()
+            elif not timed.phase.incident and incident is not None and incident_at is not None:
+                await incident.stop()
         if time.monotonic() - last_note >= _PROGRESS_EVERY_S:
             last_note = time.monotonic()
             console.print(_progress_line(elapsed, settings.duration_s, locust, alerts))
@@ -352,6 +383,34 @@ async def _drive(
             f"{locust.process.log_tail()}"
         )
     return started_at, incident_at
+
+
+async def _unwell_before(
+    elasticsearch: str, firing: tuple[str, ...], console: Console
+) -> tuple[str, ...]:
+    """The Elasticsearch health alerts the cluster's state before the run may set off."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
+            http.get(f"{elasticsearch.rstrip('/')}/_cluster/health") as response,
+        ):
+            status = str((await response.json(content_type=None)).get("status"))
+    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
+        return ()  # unreachable: the run fails on its own, with a better message
+    names = {
+        "yellow": ("ElasticsearchNotGreen",),
+        "red": ("ElasticsearchNotGreen", "ElasticsearchRed"),
+    }
+    unwell = tuple(name for name in names.get(status, ()) if name not in firing)
+    if unwell:
+        console.print(
+            f"[yellow]Elasticsearch is {status} before the run: {', '.join(unwell)} may fire[/]"
+        )
+    return unwell
+
+
+def _incident_length_s(scenario: Scenario, duration_s: float) -> float:
+    return sum(t.end_s - t.start_s for t in scenario.timeline(duration_s) if t.phase.incident)
 
 
 def _progress_line(elapsed: float, duration: float, locust: LocustRun, alerts: AlertLog) -> str:

@@ -60,6 +60,12 @@ class Scenario:
     spawn_rate: float = 10.0
     extra_log_lines: int = 0
     """Extra lines the app writes per request (header ``X-Log-Extra-Lines``): a log flood."""
+    incident: str | None = None
+    """Trouble outside the app that the harness causes during the incident phase
+    (``disk-fill``, ``cpu-burn``, ``es-flood-stage``: :mod:`loadtest.harness.incidents`)."""
+    watches_host: bool = False
+    """The run's Prometheus also scrapes the host's node exporter (job ``node``). Off for the
+    others: a shared CI machine's load is not what they are about."""
 
     def __post_init__(self) -> None:
         total = sum(phase.share for phase in self.phases)
