@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -35,7 +36,7 @@ from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.setup import setup_kafka
 from shipper.process import Supervised
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "topic_prefix"]
 
 _TOPIC_PREFIX = "logferry-demo-"
 
@@ -77,11 +78,13 @@ def _take_over(config: DemoConfig, console: Console) -> None:
 async def _run(config: DemoConfig, console: Console, started: float) -> bool:
     run_id = f"{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = (config.demo_dir / run_id).resolve()
-    topic = f"{_TOPIC_PREFIX}{run_id}"
+    prefix = topic_prefix(config)
+    topic = f"{prefix}{run_id}"
+    # Earlier runs' topics of this state dir (a demo of another state dir may be running on the
+    # same Kafka): each run counts its own events from an empty topic.
+    await delete_topics(config.kafka, lambda name: name.startswith(prefix))
     _step(console, "1/4", "shipper setup: index templates and the Kafka topic")
     _shipper_setup(config)
-    # Earlier demo runs' topics: each run counts its own events from an empty topic.
-    await delete_topics(config.kafka, lambda name: name.startswith(_TOPIC_PREFIX))
     await setup_kafka(KafkaInputConfig(url=f"kafka://{config.kafka}/{topic}"))
     _step(console, "2/4", "starting the demo app, the indexer and the shipper")
     processes = demo_processes(config, run_dir, topic)
@@ -114,6 +117,12 @@ async def _run(config: DemoConfig, console: Console, started: float) -> bool:
     rotations = rotated_files(run_dir / "logs")
     _summary(console, config, counts, kinds, rotations, report, time.monotonic() - started)
     return counts.equal and report.passed
+
+
+def topic_prefix(config: DemoConfig) -> str:
+    """``logferry-demo-<digest of the state dir>-``: the names of this state dir's demo topics."""
+    digest = hashlib.sha256(str(config.state_dir.resolve()).encode()).hexdigest()[:8]
+    return f"{_TOPIC_PREFIX}{digest}-"
 
 
 def _step(console: Console, number: str, what: str) -> None:

@@ -1,6 +1,7 @@
 """`loadtest demo` beside a demo under way refuses and asks for --replace; with it, the running one
 is stopped first. A sleeping process stands in for the demo under way, and an Elasticsearch
-nobody listens at ends the new demo at its first step: about 15 s."""
+nobody listens at ends the new demo at its first step: about 15 s, and 10 s for the
+topics."""
 
 from __future__ import annotations
 
@@ -49,3 +50,31 @@ def test_a_second_demo_asks_for_replace_and_replace_stops_the_first(tmp_path: Pa
         assert not pid_file.exists()  # a demo that ended leaves no claim behind
     finally:
         under_way.stop(timeout_s=5)
+
+
+async def test_a_demo_deletes_only_its_own_state_dirs_earlier_topics(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from loadtest.demo.config import DemoConfig
+    from loadtest.demo.runner import topic_prefix
+
+    ours = DemoConfig(state_dir=tmp_path / "stack")
+    theirs = DemoConfig(state_dir=tmp_path / "another-stack")  # a demo running beside ours
+    earlier = f"{topic_prefix(ours)}19990101-000000"
+    running = f"{topic_prefix(theirs)}19990101-000000"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(t, 1, 1) for t in (earlier, running)])
+        demo = _demo(ours.state_dir, "--kafka", kafka_bootstrap)
+        assert demo.returncode == 3, demo.stdout + demo.stderr  # stops at the missing cluster
+        topics = set(await admin.list_topics())
+        assert running in topics, "a demo deleted the topic of a demo of another state dir"
+        assert earlier not in topics
+    finally:
+        leftovers = [t for t in (earlier, running) if t in set(await admin.list_topics())]
+        if leftovers:
+            await admin.delete_topics(leftovers)
+        await admin.close()
