@@ -123,5 +123,5 @@ def test_an_unknown_scenario_in_the_environment_is_one_line() -> None:
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "error: scenario: no scenario 'nope'; known: baseline, error-spike, latency-spike, "
-        "log-flood"
+        "log-flood, disk-fill, cpu-burn, es-flood-stage"
     ]
