@@ -160,6 +160,10 @@ _CARD_MAP: Final = bytes(
 _DIGITS_13: Final = "d" * 13
 _GROUPS_4: Final = "ddddsdddd"  # the start of both 4-4-… and 4-6-…
 _CARD_INT_MIN, _CARD_INT_MAX = 10**12, 10**19
+# Floats hold whole numbers exactly up to 2**53 (all 13-15-digit and most 16-digit cards); orjson
+# writes them as digits (``4111111111111111.0``), which the compiled pre-check sees. A larger
+# float is not the number that was written.
+_CARD_FLOAT_MAX = 2**53
 _CARD_FIRST_DIGITS: Final = frozenset("23456")  # Mastercard 2/5, Amex 3, Visa 4, Discover 6…
 
 _dumps: Final = orjson.dumps
@@ -720,7 +724,7 @@ class Redact:
                 redacted = self._walk_values(value, enumerate(value), texts) or redacted
             elif kind is int and self._card_ints and _CARD_INT_MIN <= value < _CARD_INT_MAX:
                 redacted = self._card_int(node, key, value) or redacted
-            elif kind is float and self._card_ints and _CARD_INT_MIN <= value < _CARD_INT_MAX:
+            elif kind is float and self._card_ints and _CARD_INT_MIN <= value < _CARD_FLOAT_MAX:
                 redacted = self._card_float(node, key, value) or redacted
         return redacted
 
@@ -747,7 +751,7 @@ class Redact:
                 redacted = self._walk_dict(value, texts) or redacted
             elif kind is list:
                 redacted = self._walk_values(value, enumerate(value), texts) or redacted
-            elif kind is float and self._card_ints and _CARD_INT_MIN <= value < _CARD_INT_MAX:
+            elif kind is float and self._card_ints and _CARD_INT_MIN <= value < _CARD_FLOAT_MAX:
                 redacted = self._card_float(node, key, value) or redacted
         return redacted
 
@@ -759,7 +763,7 @@ class Redact:
 
     def _card_float(self, holder: Any, key: Any, value: float) -> bool:
         """A card number written as a JSON number with a fraction or exponent
-        (``4111111111111111.0``, ``4.111111111111111e15``): whole, and exact below 2**53."""
+        (``4111111111111111.0``, ``4.111111111111111e15``): whole (and below 2**53)."""
         return value.is_integer() and self._card_int(holder, key, int(value))
 
 
