@@ -34,6 +34,7 @@ from loadtest.harness.report import RunReport
 from loadtest.harness.runner import delete_topics, run_load_test
 from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.setup import setup_kafka
+from shipper.masking import mask_urls
 from shipper.process import Supervised
 
 __all__ = ["run_demo", "topic_prefix"]
@@ -182,7 +183,7 @@ def _summary(
         "written, over this shipper and indexer; its windows take minutes)\n"
         f"  Alertmanager    {config.alertmanager}/api/v2/alerts  (Debian's has no web UI; or "
         f"amtool alert query --alertmanager.url={config.alertmanager})\n"
-        f"  Elasticsearch   {config.elasticsearch}/app-logs-{SERVICE}-*/_search?q=log.level:error\n"
+        f"  Elasticsearch   {mask_urls(config.elasticsearch)}/app-logs-{SERVICE}-*/_search?q=log.level:error\n"
         f"  the run report  {report.files.get('report', '-')}\n"
         "  loadtest demo alerts   the alerts this demo proved, when each fired, who got it\n"
         f"  shipper search --service {SERVICE} 'http.response.status_code:>=500'\n"
