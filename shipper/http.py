@@ -21,11 +21,20 @@ class StatusServer:
     """Serves the metrics of *registry* and of the process (memory, CPU, descriptors and the
     memory limit, :mod:`shipper.memory`); /readyz answers 503 naming the checks that fail."""
 
-    def __init__(self, addr: str, registry: CollectorRegistry, readiness: Readiness) -> None:
+    def __init__(
+        self,
+        addr: str,
+        registry: CollectorRegistry,
+        readiness: Readiness,
+        before_scrape: Callable[[], None] | None = None,
+    ) -> None:
         host, _, port = addr.rpartition(":")
         self.host, self.port = host, int(port)
         self._registry = registry
         self._readiness = readiness
+        # Gauges read from the process's state are set just before each scrape: a timer alone
+        # would show a state that came and went between two ticks as never there.
+        self._before_scrape = before_scrape
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -52,6 +61,8 @@ class StatusServer:
             self._runner = None
 
     async def _metrics(self, _: web.Request) -> web.Response:
+        if self._before_scrape is not None:
+            self._before_scrape()
         body = generate_latest(self._registry) + generate_latest(PROCESS_REGISTRY)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -78,7 +78,9 @@ class Shipper:
         self._saved_at = time.monotonic()
         self._save_failing_since: float | None = None  # since the first failure after a success
         self._resets_counted = 0  # of the source's checkpoint resets, in the metric
-        self._server = StatusServer(config.metrics_addr, self.metrics.registry, self._readiness)
+        self._server = StatusServer(
+            config.metrics_addr, self.metrics.registry, self._readiness, self._update_gauges
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
