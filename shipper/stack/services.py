@@ -308,8 +308,9 @@ class NodeExporter(Service):
         assert binary is not None  # checked by missing()
         self.dir.mkdir(parents=True, exist_ok=True)
         listen = f"{self.settings.host}:{self.settings.node_exporter_port}"
-        # Its default collectors: CPU, memory, filesystems, network, load.
-        return [binary, f"--web.listen-address={listen}"], {}
+        # Its default collectors: CPU, memory, filesystems, network, load. Debian's build also
+        # enables systemd's, which fails every scrape (and logs it) where systemd is not PID 1.
+        return [binary, f"--web.listen-address={listen}", "--no-collector.systemd"], {}
 
     def probe(self) -> str | None:
         try:
