@@ -287,7 +287,6 @@ class Shipper:
         while True:
             await asyncio.sleep(self.config.checkpoint_interval_s)
             self._save_checkpoint()
-            self._update_gauges()
 
     def _save_checkpoint(self, *, force: bool = False) -> None:
         current = self.source.checkpoints()
