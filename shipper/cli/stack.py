@@ -13,7 +13,6 @@ from rich.table import Table
 from shipper import stack as local_stack
 from shipper.cli.output import out_console, progress
 from shipper.commandline import model_from_options, model_options
-from shipper.stack.services import all_services
 
 __all__ = ["stack"]
 
@@ -40,8 +39,11 @@ def stack() -> None:
     """A local Kafka, Elasticsearch, Prometheus, Alertmanager and node exporter, without Docker."""
 
 
-_SERVICE_NAMES = [cls.name for cls in local_stack.services.SERVICES]
-_services_argument = click.argument("services", nargs=-1, type=click.Choice(_SERVICE_NAMES))
+_SERVICE_KINDS = ", ".join(cls.kind for cls in local_stack.services.SERVICES)
+# A kind (every node of it) or one node of a cluster (kafka-2): the names follow the settings.
+_services_argument = click.argument(
+    "services", nargs=-1, metavar=f"[SERVICES: {_SERVICE_KINDS}, or a node such as kafka-2]..."
+)
 
 
 @stack.command()
@@ -91,14 +93,18 @@ def down(services: tuple[str, ...], purge: bool, **options: Any) -> None:
 
 
 @stack.command()
-@click.argument("service", type=click.Choice(_SERVICE_NAMES))
+@click.argument("service", metavar="SERVICE")
 @click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @model_options(local_stack.StackSettings, "LOGFERRY_STACK_")
 def logs(service: str, lines: int, follow: bool, **options: Any) -> None:
     """Print the log of one service."""
     settings = model_from_options(local_stack.StackSettings, options)
-    (chosen,) = (s for s in all_services(settings) if s.name == service)
+    (chosen, *others) = local_stack.chosen(settings, [service])
+    if others:
+        raise click.ClickException(
+            f"{service} runs as several nodes: name one ({chosen.name}, ...)"
+        )
     if not chosen.log_file.exists():
         raise click.ClickException(f"no log yet for {service} at {chosen.log_file}")
     argv = ["tail", f"-n{lines}", *(["-F"] if follow else []), str(chosen.log_file)]

@@ -214,10 +214,11 @@ class IndexConfig(_Model):
         description="Name of the index template; component templates and the ILM policy are named after it.",
     )
     number_of_shards: int = Field(1, ge=1, description="Primary shards of each daily index.")
-    number_of_replicas: int = Field(
-        1,
+    number_of_replicas: int | None = Field(
+        None,
         ge=0,
-        description="Replicas of each daily index (on a one-node cluster they stay unassigned: health yellow).",
+        description="Replicas of each daily index; unset = 1 where the cluster has 2+ data nodes "
+        "when `setup` runs, else 0 (a lone node cannot hold a replica: health would stay yellow).",
     )
     refresh_interval_s: float = Field(
         1.0,

@@ -18,7 +18,15 @@ from shipper.errors import ElasticsearchError
 from shipper.indexer.config import ElasticsearchConfig
 from shipper.indexer.templates import OPTIONAL_TYPES, ClusterFeatures
 
-__all__ = ["build_client", "call", "describe_error", "detect_features", "has_ilm", "missing_types"]
+__all__ = [
+    "build_client",
+    "call",
+    "data_nodes",
+    "describe_error",
+    "detect_features",
+    "has_ilm",
+    "missing_types",
+]
 
 T = TypeVar("T")
 
@@ -143,5 +151,22 @@ async def missing_types(es: AsyncElasticsearch) -> frozenset[str]:
 
 
 async def detect_features(es: AsyncElasticsearch) -> ClusterFeatures:
-    """ILM and the optional mapping types."""
-    return ClusterFeatures(ilm=await has_ilm(es), missing_types=await missing_types(es))
+    """ILM, the optional mapping types and how many nodes can hold a replica."""
+    return ClusterFeatures(
+        ilm=await has_ilm(es),
+        missing_types=await missing_types(es),
+        data_nodes=await data_nodes(es),
+    )
+
+
+async def data_nodes(es: AsyncElasticsearch) -> int | None:
+    """How many data nodes the cluster has; None where the credentials may not ask."""
+    try:
+        health = await es.cluster.health(filter_path="number_of_data_nodes")
+    except ApiError as exc:
+        if exc.meta.status in (401, 403):
+            return None
+        raise ElasticsearchError(
+            f"Elasticsearch: cannot count the data nodes: {describe_error(exc)}"
+        ) from exc
+    return int(health["number_of_data_nodes"])

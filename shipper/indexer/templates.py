@@ -92,6 +92,8 @@ class ClusterFeatures:
 
     ilm: bool = True
     missing_types: frozenset[str] = field(default_factory=frozenset)
+    data_nodes: int | None = 1
+    """None: not known (credentials without `monitor`)."""
 
 
 def templates_dir(index: IndexConfig) -> Traversable:
@@ -198,6 +200,14 @@ def parses_origination_date(index: IndexConfig) -> bool:
     return index.date_format == "%Y.%m.%d" and index.index_pattern.endswith("-{date}")
 
 
+def replicas(index: IndexConfig, features: ClusterFeatures) -> int:
+    """``index.number_of_replicas``, else 1 where a second data node can hold the copy (and
+    where the count is unknown: Elasticsearch's own default), 0 on a lone node."""
+    if index.number_of_replicas is not None:
+        return index.number_of_replicas
+    return 0 if features.data_nodes == 1 else 1
+
+
 def render_all(
     index: IndexConfig,
     retention: RetentionConfig,
@@ -212,7 +222,7 @@ def render_all(
         "index_glob": index.route_glob(),
         "deadletter_glob": index.deadletter_index_glob(),
         "number_of_shards": index.number_of_shards,
-        "number_of_replicas": index.number_of_replicas,
+        "number_of_replicas": replicas(index, features),
         "refresh_interval": _refresh_interval(index.refresh_interval_s),
         "total_fields_limit": index.total_fields_limit,
     }

@@ -33,8 +33,17 @@ class KafkaTopicConfig(BaseModel):
         ge=1,
         description="Partitions of the topic logferry creates (most indexers that help).",
     )
-    topic_replication_factor: int = Field(
-        1, ge=1, description="Replication of the topic logferry creates."
+    topic_replication_factor: int | None = Field(
+        None,
+        ge=1,
+        description="Replication of the topic logferry creates; unset = as many brokers as the "
+        "cluster has, at most 3.",
+    )
+    topic_min_insync_replicas: int | None = Field(
+        None,
+        ge=1,
+        description="min.insync.replicas of the topic logferry creates: how many copies acks=all "
+        "waits for; unset = 2 with 3+ replicas, else 1 (one broker down keeps the topic writable).",
     )
     topic_retention_ms: int = Field(
         7 * 24 * 3600 * 1000,
@@ -49,11 +58,18 @@ class KafkaTopicConfig(BaseModel):
         "its output's max_request_bytes when that is larger).",
     )
 
-    def topic_summary(self) -> str:
-        """What a created topic gets, as `shipper setup` reports it."""
+    def replication_for(self, brokers: int) -> tuple[int, int]:
+        """(replication factor, min.insync.replicas) of a topic created on *brokers* brokers."""
+        replication = self.topic_replication_factor or min(brokers, 3)
+        min_insync = self.topic_min_insync_replicas or (2 if replication >= 3 else 1)
+        return replication, min_insync
+
+    def topic_summary(self, brokers: int) -> str:
+        """What a created topic gets on *brokers* brokers, as `shipper setup` reports it."""
+        replication, min_insync = self.replication_for(brokers)
         return (
-            f"{self.topic_partitions} partitions, replication {self.topic_replication_factor}, "
-            f"retention.ms={self.topic_retention_ms}, "
+            f"{self.topic_partitions} partitions, replication {replication}, "
+            f"min.insync.replicas={min_insync}, retention.ms={self.topic_retention_ms}, "
             f"max.message.bytes={self.topic_max_message_bytes}"
         )
 
@@ -87,16 +103,19 @@ async def ensure_topic(
         existing = await admin.describe_topics([topic])
         if existing and existing[0]["error_code"] == 0:
             return TopicState("exists", await _describe(admin, topic, settings, existing[0]))
-        wanted = settings.topic_summary()
+        brokers = len((await admin.describe_cluster())["brokers"])
+        wanted = settings.topic_summary(brokers)
         if dry_run:
             return TopicState("would create", wanted)
+        replication, min_insync = settings.replication_for(brokers)
         new = NewTopic(
             topic,
             num_partitions=settings.topic_partitions,
-            replication_factor=settings.topic_replication_factor,
+            replication_factor=replication,
             topic_configs={
                 "retention.ms": str(settings.topic_retention_ms),
                 "max.message.bytes": str(settings.topic_max_message_bytes),
+                "min.insync.replicas": str(min_insync),
             },
         )
         try:

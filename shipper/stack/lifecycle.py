@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from shipper.process import Supervised, check_free_disk, check_port_free, spawn,
 from shipper.stack.services import Service, all_services
 from shipper.stack.settings import StackSettings
 
-__all__ = ["ServiceState", "down", "status", "up"]
+__all__ = ["ServiceState", "chosen", "down", "status", "up"]
 
 Progress = Callable[[str], None]
 
@@ -42,8 +43,18 @@ def _fail(service: Service, why: str) -> ServiceStartError:
     )
 
 
-def _chosen(settings: StackSettings, only: Collection[str] | None) -> list[Service]:
-    return [s for s in all_services(settings) if not only or s.name in only]
+def chosen(settings: StackSettings, only: Collection[str] | None) -> list[Service]:
+    """The services *only* names, by kind (every node) or by node (``kafka-2``); all without it."""
+    services = all_services(settings)
+    if not only:
+        return services
+    known = {s.kind for s in services} | {s.name for s in services}
+    if unknown := sorted(set(only) - known):
+        raise StackError(
+            f"no such service or node: {', '.join(unknown)} (this stack has: "
+            f"{', '.join(sorted(known))}; nodes follow --kafka-brokers / --es-nodes)"
+        )
+    return [s for s in services if s.kind in only or s.name in only]
 
 
 def up(
@@ -57,7 +68,7 @@ def up(
     check_free_disk(settings.cache_dir, settings.min_free_disk_mb)
     states: list[ServiceState] = []
     starting: dict[str, tuple[Service, ServiceState, Supervised, float]] = {}
-    for service in _chosen(settings, only):
+    for service in chosen(settings, only):
         state = ServiceState(service.name, service.url, "not installed")
         states.append(state)
         missing = service.missing()
@@ -82,14 +93,17 @@ def up(
         starting[service.name] = (service, state, process, time.monotonic())
 
     deadline = time.monotonic() + settings.start_timeout_s
+    waiting_kinds = Counter(service.kind for service, *_ in starting.values())
     while starting:
         for name, (service, state, process, started_at) in list(starting.items()):
             version = service.probe()
             if version is not None:
-                service.after_healthy()
                 state.version, state.seconds = version, round(time.monotonic() - started_at, 1)
                 progress(f"{name}: healthy ({version}) at {service.url}")
                 del starting[name]
+                waiting_kinds[service.kind] -= 1
+                if not waiting_kinds[service.kind]:  # every node answers: a cluster to provision
+                    type(service)(settings).after_healthy()
             elif not process.is_running():
                 raise _fail(service, "exited while starting")
         if starting and time.monotonic() > deadline:
@@ -124,7 +138,7 @@ def down(
     only: Collection[str] | None = None,
 ) -> None:
     """Stop the processes `up` started (by pid file, nothing else); with *purge*, delete their data."""
-    for service in reversed(_chosen(settings, only)):
+    for service in reversed(chosen(settings, only)):
         process = Supervised.from_pid_file(service.pid_file)
         if process is not None:
             progress(f"{service.name}: stopping (pid {process.pid})")
@@ -132,7 +146,7 @@ def down(
                 progress(f"{service.name}: did not stop in time, killed")
         service.pid_file.unlink(missing_ok=True)
     if purge and only:
-        for service in _chosen(settings, only):
+        for service in chosen(settings, only):
             shutil.rmtree(service.dir, ignore_errors=True)
             progress(f"purged {service.dir}")
     elif purge:

@@ -47,14 +47,27 @@ def _get_json(url: str) -> Any:
 
 
 class Service(ABC):
-    """One process of the stack, tracked by its pid file (:mod:`shipper.process`)."""
+    """One process of the stack, tracked by its pid file (:mod:`shipper.process`).
 
-    name: str
+    Kafka and Elasticsearch may run as several nodes (``kafka_brokers``, ``es_nodes``): one
+    instance per node, named ``<kind>-<n>``; a single node keeps the plain ``<kind>`` name.
+    """
+
+    kind: str
+    """What `up`/`down` name on the command line: every node of that service."""
     install_hint: str | None = None
 
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, node: int = 1) -> None:
         self.settings = settings
+        self.node = node
+        """1-based; node n takes the n-th port of each range."""
+        self.name = self.kind if self.nodes(settings) == 1 else f"{self.kind}-{node}"
         self.dir = settings.service_dir(self.name).resolve()
+
+    @classmethod
+    def nodes(cls, settings: StackSettings) -> int:
+        """How many nodes of this service the settings ask for."""
+        return 1
 
     @property
     def pid_file(self) -> Path:
@@ -86,45 +99,73 @@ class Service(ABC):
         """The running version when the service answers healthy, else None."""
 
     def after_healthy(self) -> None:
-        """Provision what the stack promises once the service answers (idempotent)."""
+        """Provision what the stack promises once every node of the service answers (idempotent);
+        called on the first node only."""
         return None
 
 
 class Kafka(Service):
-    """Apache Kafka in KRaft mode: one node that is both broker and controller."""
+    """Apache Kafka in KRaft mode: each node both broker and controller, all of them the quorum.
 
-    name = "kafka"
+    Combined nodes keep a small cluster to one process per node; three of them tolerate one
+    down (quorum and `min.insync.replicas=2` alike).
+    """
+
+    kind = "kafka"
+
+    @classmethod
+    def nodes(cls, settings: StackSettings) -> int:
+        return settings.kafka_brokers
+
+    @property
+    def port(self) -> int:
+        return self.settings.kafka_port + 100 * (self.node - 1)
+
+    @property
+    def controller_port(self) -> int:
+        return self.settings.kafka_controller_port + self.node - 1
 
     @property
     def url(self) -> str:
-        return f"{self.settings.host}:{self.settings.kafka_port}"
+        return f"{self.settings.host}:{self.port}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every broker, as a client's bootstrap list."""
+        return ",".join(
+            Kafka(self.settings, n).url for n in range(1, self.nodes(self.settings) + 1)
+        )
 
     def ports(self) -> list[tuple[int, str]]:
-        return [
-            (self.settings.kafka_port, "kafka_port"),
-            (self.settings.kafka_controller_port, "kafka_controller_port"),
-        ]
+        return [(self.port, "kafka_port"), (self.controller_port, "kafka_controller_port")]
 
     def server_properties(self) -> str:
-        """The broker's configuration: one node, replication factors of 1, fast group joins."""
+        """The node's configuration: replication as wide as the cluster, fast group joins."""
         s = self.settings
+        count = self.nodes(s)
+        voters = ",".join(
+            f"{n}@{s.host}:{Kafka(s, n).controller_port}" for n in range(1, count + 1)
+        )
+        replication = min(count, 3)
+        min_isr = max(1, replication - 1)
         return "\n".join(
             [
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@{s.host}:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port}",
+                f"node.id={self.node}",
+                f"controller.quorum.voters={voters}",
+                f"listeners=PLAINTEXT://{s.host}:{self.port},CONTROLLER://{s.host}:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://{s.host}:{self.port}",
                 "controller.listener.names=CONTROLLER",
                 "inter.broker.listener.name=PLAINTEXT",
                 "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 f"log.dirs={self.dir / 'data'}",
                 "num.partitions=1",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
+                f"default.replication.factor={replication}",
+                f"offsets.topic.replication.factor={replication}",
+                f"transaction.state.log.replication.factor={replication}",
+                f"transaction.state.log.min.isr={min_isr}",
+                f"share.coordinator.state.topic.replication.factor={replication}",
+                f"share.coordinator.state.topic.min.isr={min_isr}",
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=false",
                 # Room for a 1 MiB line plus its ECS fields in one record.
@@ -133,6 +174,14 @@ class Kafka(Service):
                 "",
             ]
         )
+
+    def _cluster_id(self) -> str:
+        """One id for every node of the cluster, made by the first node formatted."""
+        path = self.settings.state_dir.resolve() / "kafka-cluster-id"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())
+        return path.read_text().strip()
 
     def prepare(self) -> tuple[list[str], dict[str, str]]:
         java = find_java("Kafka", 17)
@@ -155,7 +204,7 @@ class Kafka(Service):
         )
         classpath = f"{libs}/*"
         if not (self.dir / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = self._cluster_id()
             result = subprocess.run(
                 [str(java.java), f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
                  "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
@@ -163,9 +212,9 @@ class Kafka(Service):
             )  # fmt: skip
             if result.returncode != 0:
                 raise ServiceStartError(
-                    f"kafka: formatting the storage failed: {result.stdout}{result.stderr}"
+                    f"{self.name}: formatting the storage failed: {result.stdout}{result.stderr}"
                 )
-        heap = self.settings.kafka_heap
+        heap = self.settings.kafka_node_heap
         argv = [
             str(java.java), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={self.dir / 'logs'}",
@@ -178,9 +227,7 @@ class Kafka(Service):
 
         # Before the port opens, aiokafka would log a connection error on every poll.
         try:
-            socket.create_connection(
-                (self.settings.host, self.settings.kafka_port), _PROBE_TIMEOUT_S
-            ).close()
+            socket.create_connection((self.settings.host, self.port), _PROBE_TIMEOUT_S).close()
         except OSError:
             return None
 
@@ -203,12 +250,18 @@ class Kafka(Service):
         from aiokafka.errors import TopicAlreadyExistsError
 
         async def create() -> None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.url)
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
             await admin.start()
             try:
                 if DEFAULT_TOPIC not in await admin.list_topics():
                     with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent `up`
-                        topic = NewTopic(DEFAULT_TOPIC, num_partitions=3, replication_factor=1)
+                        replication = min(self.nodes(self.settings), 3)
+                        topic = NewTopic(
+                            DEFAULT_TOPIC,
+                            num_partitions=3,
+                            replication_factor=replication,
+                            topic_configs={"min.insync.replicas": str(max(1, replication - 1))},
+                        )
                         await admin.create_topics([topic])
             finally:
                 await admin.close()
@@ -217,19 +270,59 @@ class Kafka(Service):
 
 
 class Elasticsearch(Service):
-    """Elasticsearch's integ-test-zip: one node, security off, bound to the stack's host."""
+    """Elasticsearch's integ-test-zip bound to the stack's host, security off: one node, or a
+    cluster of nodes that are each master-eligible and hold data."""
 
-    name = "elasticsearch"
+    kind = "elasticsearch"
+
+    @classmethod
+    def nodes(cls, settings: StackSettings) -> int:
+        return settings.es_nodes
+
+    @property
+    def port(self) -> int:
+        return self.settings.elasticsearch_port + self.node - 1
+
+    @property
+    def transport_port(self) -> int:
+        return self.settings.elasticsearch_transport_port + self.node - 1
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.elasticsearch_port}"
+        return f"http://{self.settings.host}:{self.port}"
 
     def ports(self) -> list[tuple[int, str]]:
         return [
-            (self.settings.elasticsearch_port, "elasticsearch_port"),
-            (self.settings.elasticsearch_transport_port, "elasticsearch_transport_port"),
+            (self.port, "elasticsearch_port"),
+            (self.transport_port, "elasticsearch_transport_port"),
         ]
+
+    def node_config(self) -> str:
+        """elasticsearch.yml of this node."""
+        s = self.settings
+        count = self.nodes(s)
+        if count == 1:
+            discovery = "discovery.type: single-node\n"
+        else:
+            peers = [f"{s.host}:{Elasticsearch(s, n).transport_port}" for n in range(1, count + 1)]
+            discovery = f"discovery.seed_hosts: [{', '.join(peers)}]\n"
+            if not (self.dir / "data" / "_state").exists():
+                # Only to form the cluster the first time: later starts join the one they formed.
+                masters = ", ".join(f"logferry-{n}" for n in range(1, count + 1))
+                discovery += f"cluster.initial_master_nodes: [{masters}]\n"
+        return (
+            "cluster.name: logferry\n"
+            f"node.name: logferry-{self.node}\n"
+            f"{discovery}"
+            f"network.host: {s.host}\n"
+            f"http.port: {self.port}\n"
+            f"transport.port: {self.transport_port}\n"
+            f"path.logs: {self.dir / 'logs'}\n"
+            "xpack.security.enabled: false\n"
+            # A laptop disk above 90% would otherwise turn every index read-only mid-test.
+            "cluster.routing.allocation.disk.threshold_enabled: false\n"
+            "action.destructive_requires_name: false\n"
+        )
 
     def prepare(self) -> tuple[list[str], dict[str, str]]:
         # 8.x runs on Java 17 to 24; the 9.x line needs 21+ and is not published as integ-test-zip.
@@ -243,21 +336,9 @@ class Elasticsearch(Service):
         if not conf.exists():
             shutil.copytree(home / "config", conf)
         (conf / "jvm.options.d").mkdir(exist_ok=True)
-        heap = self.settings.elasticsearch_heap
+        heap = self.settings.elasticsearch_node_heap
         (conf / "jvm.options.d" / "logferry-heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
-        (conf / "elasticsearch.yml").write_text(
-            "cluster.name: logferry\n"
-            "node.name: logferry-1\n"
-            "discovery.type: single-node\n"
-            f"network.host: {self.settings.host}\n"
-            f"http.port: {self.settings.elasticsearch_port}\n"
-            f"transport.port: {self.settings.elasticsearch_transport_port}\n"
-            f"path.logs: {self.dir / 'logs'}\n"
-            "xpack.security.enabled: false\n"
-            # A laptop disk above 90% would otherwise turn every index read-only mid-test.
-            "cluster.routing.allocation.disk.threshold_enabled: false\n"
-            "action.destructive_requires_name: false\n"
-        )
+        (conf / "elasticsearch.yml").write_text(self.node_config())
         tmp = self.dir / "tmp"
         tmp.mkdir(exist_ok=True)
         env = {"ES_PATH_CONF": str(conf), "ES_JAVA_HOME": str(java.home), "ES_TMPDIR": str(tmp)}
@@ -288,7 +369,7 @@ class Elasticsearch(Service):
 class NodeExporter(Service):
     """Prometheus' node exporter from Debian's package: this host's CPU, memory and filesystems."""
 
-    name = "node-exporter"
+    kind = "node-exporter"
     install_hint = "apt-get install prometheus-node-exporter"
 
     @property
@@ -325,7 +406,7 @@ class NodeExporter(Service):
 class Prometheus(Service):
     """Prometheus from Debian's package, scraping the stack and logferry's own processes."""
 
-    name = "prometheus"
+    kind = "prometheus"
     install_hint = "apt-get install prometheus"
 
     @property
@@ -385,7 +466,7 @@ class Prometheus(Service):
 class Alertmanager(Service):
     """Alertmanager from Debian's package, clustering off."""
 
-    name = "alertmanager"
+    kind = "alertmanager"
     install_hint = "apt-get install prometheus-alertmanager"
 
     @property
@@ -429,5 +510,5 @@ SERVICES: tuple[type[Service], ...] = (Kafka, Elasticsearch, NodeExporter, Prome
 
 
 def all_services(settings: StackSettings) -> list[Service]:
-    """One instance of every stack service, in start order."""
-    return [cls(settings) for cls in SERVICES]
+    """One instance per node of every stack service, in start order."""
+    return [cls(settings, n) for cls in SERVICES for n in range(1, cls.nodes(settings) + 1)]

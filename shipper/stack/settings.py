@@ -39,8 +39,30 @@ class StackSettings(BaseModel):
     elasticsearch_version: str = Field(
         "8.19.21", description="Elasticsearch integ-test-zip version, resolved from Maven Central."
     )
-    elasticsearch_heap: str = Field("1g", description="Elasticsearch JVM heap (-Xms/-Xmx).")
-    kafka_heap: str = Field("512m", description="Kafka JVM heap (-Xms/-Xmx).")
+    kafka_brokers: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="Kafka nodes, each broker and KRaft controller (a quorum of all of them). "
+        "Broker n listens on kafka_port + 100*(n-1), its controller on kafka_controller_port + n-1.",
+    )
+    es_nodes: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="Elasticsearch nodes of one cluster, each master-eligible and data. Node n "
+        "listens on elasticsearch_port + n-1, its transport on elasticsearch_transport_port + n-1.",
+    )
+    elasticsearch_heap: str | None = Field(
+        None,
+        description="Heap (-Xms/-Xmx) of each Elasticsearch node; unset = 1g for one node, "
+        "512m each for several.",
+    )
+    kafka_heap: str | None = Field(
+        None,
+        description="Heap (-Xms/-Xmx) of each Kafka node; unset = 512m for one node, 384m each "
+        "for several.",
+    )
     alert_rules: Path | None = Field(
         None,
         description="Alert rules file Prometheus loads; unset = the rules packaged with logferry "
@@ -52,6 +74,14 @@ class StackSettings(BaseModel):
     min_free_disk_mb: int = Field(
         2048, description="Refuse to start with less free disk than this."
     )
+
+    @property
+    def elasticsearch_node_heap(self) -> str:
+        return self.elasticsearch_heap or ("1g" if self.es_nodes == 1 else "512m")
+
+    @property
+    def kafka_node_heap(self) -> str:
+        return self.kafka_heap or ("512m" if self.kafka_brokers == 1 else "384m")
 
     @property
     def run_dir(self) -> Path:

@@ -159,7 +159,7 @@ def test_checksums_are_stable_and_follow_the_config() -> None:
     assert first == again
     changed = {
         i.name: i.checksum
-        for i in render_all(IndexConfig(number_of_replicas=0), RetentionConfig(), MINIMAL)
+        for i in render_all(IndexConfig(number_of_replicas=2), RetentionConfig(), MINIMAL)
     }
     assert changed["app-logs@settings"] != first["app-logs@settings"]
     assert changed["app-logs@ecs-mappings"] == first["app-logs@ecs-mappings"]
@@ -201,3 +201,16 @@ def test_templates_dir_points_setup_at_the_operators_own_copies(tmp_path: Path) 
     empty.mkdir()
     with pytest.raises(ConfigError, match=rf"index template file {empty}/settings.json: No such"):
         render_all(IndexConfig(templates_dir=empty), RetentionConfig(), MINIMAL)
+
+
+@pytest.mark.parametrize(
+    ("asked", "data_nodes", "expected"),
+    [(None, 1, 0), (None, 2, 1), (None, 3, 1), (None, None, 1), (0, 3, 0), (2, 1, 2)],
+)
+def test_replicas_follow_the_data_nodes_unless_set(
+    asked: int | None, data_nodes: int | None, expected: int
+) -> None:
+    features = ClusterFeatures(ilm=True, data_nodes=data_nodes)
+    items = by_name(render_all(IndexConfig(number_of_replicas=asked), RetentionConfig(), features))
+    settings = items["app-logs@settings"].body["template"]["settings"]["index"]
+    assert settings["number_of_replicas"] == expected

@@ -27,6 +27,25 @@ def test_the_topic_settings_are_validated_alike(model: type) -> None:
 
 
 def test_the_summary_is_what_setup_reports() -> None:
-    assert KafkaTopicConfig(topic_partitions=2, topic_retention_ms=3_600_000).topic_summary() == (
-        "2 partitions, replication 1, retention.ms=3600000, max.message.bytes=8388608"
+    config = KafkaTopicConfig(topic_partitions=2, topic_retention_ms=3_600_000)
+    assert config.topic_summary(1) == (
+        "2 partitions, replication 1, min.insync.replicas=1, retention.ms=3600000, "
+        "max.message.bytes=8388608"
     )
+
+
+@pytest.mark.parametrize(
+    ("brokers", "asked", "expected"),
+    [
+        (1, {}, (1, 1)),
+        (2, {}, (2, 1)),
+        (3, {}, (3, 2)),
+        (5, {}, (3, 2)),
+        (3, {"topic_replication_factor": 2}, (2, 1)),
+        (3, {"topic_min_insync_replicas": 3}, (3, 3)),
+    ],
+)
+def test_replication_follows_the_cluster_unless_set(
+    brokers: int, asked: dict[str, int], expected: tuple[int, int]
+) -> None:
+    assert KafkaTopicConfig(**asked).replication_for(brokers) == expected

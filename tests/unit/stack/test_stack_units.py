@@ -15,11 +15,11 @@ import yaml
 from click.testing import CliRunner
 
 from shipper.cli import cli
-from shipper.errors import DiskFullError, JavaError, PortInUseError
+from shipper.errors import DiskFullError, JavaError, PortInUseError, StackError
 from shipper.process import Supervised, check_free_disk, spawn
-from shipper.stack import StackSettings, up
+from shipper.stack import StackSettings, chosen, up
 from shipper.stack.java import find_java, parse_java_major
-from shipper.stack.services import Kafka, NodeExporter, Prometheus
+from shipper.stack.services import Elasticsearch, Kafka, NodeExporter, Prometheus, all_services
 
 
 @pytest.mark.parametrize(
@@ -50,6 +50,55 @@ def test_kafka_config_is_one_kraft_node_on_the_configured_ports(tmp_path: Path) 
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
     assert props["offsets.topic.replication.factor"] == "1"
     assert props["log.dirs"].startswith(str(tmp_path.resolve()))
+
+
+def _properties(kafka: Kafka) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in kafka.server_properties().splitlines() if line)
+
+
+def test_a_three_broker_cluster_is_one_quorum_with_replication_three(tmp_path: Path) -> None:
+    settings = StackSettings(state_dir=tmp_path, kafka_brokers=3, kafka_port=19092)
+    brokers = [s for s in all_services(settings) if s.kind == "kafka"]
+    assert [b.name for b in brokers] == ["kafka-1", "kafka-2", "kafka-3"]
+    assert len({b.dir for b in brokers}) == 3
+    third = _properties(Kafka(settings, 3))
+    assert third["node.id"] == "3"
+    assert third["controller.quorum.voters"] == (
+        "1@127.0.0.1:29093,2@127.0.0.1:29094,3@127.0.0.1:29095"
+    )
+    assert third["listeners"] == "PLAINTEXT://127.0.0.1:19292,CONTROLLER://127.0.0.1:29095"
+    assert third["offsets.topic.replication.factor"] == "3"
+    assert third["transaction.state.log.min.isr"] == "2"
+    assert Kafka(settings, 2).bootstrap_servers == "127.0.0.1:19092,127.0.0.1:19192,127.0.0.1:19292"
+    assert settings.kafka_node_heap == "384m" and StackSettings().kafka_node_heap == "512m"
+
+
+def test_an_elasticsearch_cluster_forms_once_then_rejoins(tmp_path: Path) -> None:
+    settings = StackSettings(state_dir=tmp_path, es_nodes=3)
+    second = Elasticsearch(settings, 2)
+    assert second.name == "elasticsearch-2" and second.url == "http://127.0.0.1:9201"
+    config = yaml.safe_load(second.node_config())
+    assert config["node.name"] == "logferry-2"
+    assert config["transport.port"] == 29301
+    assert config["discovery.seed_hosts"] == [f"127.0.0.1:{p}" for p in (29300, 29301, 29302)]
+    assert config["cluster.initial_master_nodes"] == ["logferry-1", "logferry-2", "logferry-3"]
+    (second.dir / "data" / "_state").mkdir(parents=True)
+    assert "cluster.initial_master_nodes" not in yaml.safe_load(second.node_config())
+    single = yaml.safe_load(Elasticsearch(StackSettings(state_dir=tmp_path)).node_config())
+    assert single["discovery.type"] == "single-node" and single["node.name"] == "logferry-1"
+
+
+def test_services_are_chosen_by_kind_or_by_node(tmp_path: Path) -> None:
+    settings = StackSettings(state_dir=tmp_path, kafka_brokers=3, es_nodes=2)
+    assert [s.name for s in chosen(settings, ["kafka"])] == ["kafka-1", "kafka-2", "kafka-3"]
+    assert [s.name for s in chosen(settings, ["kafka-2", "elasticsearch"])] == [
+        "kafka-2",
+        "elasticsearch-1",
+        "elasticsearch-2",
+    ]
+    with pytest.raises(StackError, match=r"no such service or node: kafka-4 .*kafka-3"):
+        chosen(settings, ["kafka-4"])
+    assert [s.name for s in chosen(StackSettings(state_dir=tmp_path), ["kafka"])] == ["kafka"]
 
 
 def test_up_refuses_a_taken_port_and_names_the_setting(tmp_path: Path) -> None:
