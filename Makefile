@@ -25,6 +25,8 @@ scenarios: stack  ## the host and Elasticsearch scenarios in full (about 7 minut
 down:  ## stop the demo and the local stack (data kept; `shipper stack down --purge` drops it)
 	@if [ -x $(BIN)/loadtest ]; then $(BIN)/loadtest demo down && $(BIN)/loadtest down; fi
 	@if [ -x $(BIN)/shipper ]; then $(BIN)/shipper stack down; fi
+	@# The topology tests' cluster and secure stack, if a run left them up.
+	@for dir in .stack-*/; do if [ -d "$$dir" ] && [ -x $(BIN)/shipper ]; then $(BIN)/shipper stack down --state-dir "$$dir"; fi; done
 
 lint: install
 	$(BIN)/ruff check shipper pipelines loadtest tests benchmarks scripts deploy
@@ -45,7 +47,7 @@ test: install stack  ## lint, types, unit and integration tests against the runn
 	$(BIN)/ruff format --check shipper pipelines loadtest tests benchmarks scripts deploy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests --durations=25
 
 clean: down
 	rm -rf $(VENV) .stack .mypy_cache .ruff_cache .pytest_cache

@@ -138,13 +138,18 @@ def down(
     only: Collection[str] | None = None,
 ) -> None:
     """Stop the processes `up` started (by pid file, nothing else); with *purge*, delete their data."""
-    for service in reversed(chosen(settings, only)):
-        process = Supervised.from_pid_file(service.pid_file)
+    pid_files = [(s.name, s.pid_file) for s in reversed(chosen(settings, only))]
+    if not only:
+        # Nodes `up` started with other --kafka-brokers / --es-nodes than these settings name.
+        known = {path for _, path in pid_files}
+        pid_files += [(p.stem, p) for p in sorted(settings.run_dir.glob("*.pid")) if p not in known]
+    for name, pid_file in pid_files:
+        process = Supervised.from_pid_file(pid_file)
         if process is not None:
-            progress(f"{service.name}: stopping (pid {process.pid})")
+            progress(f"{name}: stopping (pid {process.pid})")
             if process.stop():
-                progress(f"{service.name}: did not stop in time, killed")
-        service.pid_file.unlink(missing_ok=True)
+                progress(f"{name}: did not stop in time, killed")
+        pid_file.unlink(missing_ok=True)
     if purge and only:
         for service in chosen(settings, only):
             shutil.rmtree(service.dir, ignore_errors=True)

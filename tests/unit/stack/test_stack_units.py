@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from shipper.cli import cli
 from shipper.errors import DiskFullError, JavaError, PortInUseError, StackError
 from shipper.process import Supervised, check_free_disk, spawn
-from shipper.stack import StackSettings, chosen, up
+from shipper.stack import StackSettings, chosen, down, up
 from shipper.stack.java import find_java, parse_java_major
 from shipper.stack.services import Elasticsearch, Kafka, NodeExporter, Prometheus, all_services
 
@@ -208,3 +208,16 @@ def test_node_exporter_runs_only_collectors_that_work_here(tmp_path: Path) -> No
     assert "node_cpu_seconds_total" in body
     assert "systemd" not in failing
     assert "collector failed" not in log
+
+
+def test_down_stops_nodes_started_with_other_node_counts(tmp_path: Path) -> None:
+    settings = StackSettings(state_dir=tmp_path)  # one node each: no kafka-3 among its services
+    process = spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        pid_file=settings.run_dir / "kafka-3.pid",
+        log_file=tmp_path / "kafka-3.log",
+        signal_group=True,
+    )
+    down(settings)
+    assert process.wait(10) is not None
+    assert not (settings.run_dir / "kafka-3.pid").exists()
