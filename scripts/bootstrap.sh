@@ -65,3 +65,17 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+# The Kubernetes manifest tests render deploy/kubernetes with `kubectl kustomize`. kubectl is no
+# Debian package; where it is missing, build the same kustomize release as a standalone binary
+# from the Go module proxy (about 30 s) into .venv/bin, where the tests look for it.
+if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1 \
+  && [ ! -x .venv/bin/kustomize ]; then
+  if command -v go >/dev/null 2>&1; then
+    echo "bootstrap: building kustomize into .venv/bin (no kubectl)"
+    GOBIN="$PWD/.venv/bin" go install sigs.k8s.io/kustomize/kustomize/v5@v5.5.0
+  else
+    echo "bootstrap: neither kubectl nor Go (to build kustomize) is installed:" \
+      "the Kubernetes manifest tests cannot render deploy/kubernetes" >&2
+  fi
+fi

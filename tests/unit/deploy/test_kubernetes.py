@@ -2,17 +2,27 @@
 with settings its config models accept.
 
 No cluster here: every document is checked structurally, the shipper's ConfigMap is loaded with
-the real config loader, and where the kubernetes-validate package is installed (it bundles the
-API schemas, so it needs no network) every object is validated against the Kubernetes API.
+the real config loader, and every object, of each file and of `kubectl kustomize`'s output, is
+validated in strict mode (an unknown field fails) against the Kubernetes API schemas that the
+kubernetes-validate dev dependency bundles (no network). Rendering needs kubectl (or a standalone
+kustomize, which scripts/bootstrap.sh builds with Go where kubectl is missing): without either the
+rendering tests skip on a laptop and fail under CI=true. About 2 s in all.
 """
 
 from __future__ import annotations
 
+import copy
 import fnmatch
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 from aiohttp import web
@@ -22,6 +32,7 @@ from loadtest.app.handlers import add_routes
 from pipelines.types import DropEvent, RawLine
 from shipper.config import ShipperConfig, load_config
 from shipper.indexer.config import IndexerConfig, load_indexer_config
+from shipper.indexer.metrics import IndexerMetrics
 from shipper.pipeline import build_pipeline
 from tests.unit.deploy.support import (
     APP_PREFIX,
@@ -35,8 +46,11 @@ VERSION = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"][
 IMAGE_USER = 10001
 """The Dockerfile's USER."""
 
-SCHEMA_VERSIONS = ("1.29.0", "1.37.0")
-"""The oldest release with native sidecars (restartPolicy on an init container), and a new one."""
+KUBERNETES_VERSION = "1.32.0"
+"""The Kubernetes API the manifests are validated against, pinned (kubectl 1.32 renders them)."""
+
+OLDEST_KUBERNETES = "1.29.0"
+"""The oldest release deploy/README.md supports (native sidecars): nothing newer may be used."""
 
 Doc = dict[str, Any]
 
@@ -121,6 +135,98 @@ def _shipper_config(tmp_path: Path) -> ShipperConfig:
 def _indexer_config(container: Doc) -> IndexerConfig:
     env = {k: v for k, v in _environment(container).items() if v}  # unset optional secrets
     return load_indexer_config(environ=env)
+
+
+def _validate(objects: Iterable[Doc], version: str = KUBERNETES_VERSION) -> int:
+    """Validate each object against the API schemas of *version*, strictly; how many there were.
+
+    Strict: a field the API does not have fails, like a wrong type or a missing required field
+    (kubernetes_validate.ValidationError); a kind or apiVersion it does not know fails too
+    (SchemaNotFoundError).
+    """
+    count = 0
+    for doc in objects:
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError) as e:
+            e.add_note(f"in {doc.get('kind')}/{doc.get('metadata', {}).get('name')} ({version})")
+            raise
+        count += 1
+    return count
+
+
+def _kustomize_command() -> list[str] | None:
+    """`kubectl kustomize`, or a standalone kustomize (on PATH or bootstrap's, in .venv/bin)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is not None:
+        return [kubectl, "kustomize"]
+    kustomize = shutil.which("kustomize") or shutil.which(
+        "kustomize", path=str(Path(sys.executable).parent)
+    )
+    return None if kustomize is None else [kustomize, "build"]
+
+
+def _render(command: list[str], directory: Path) -> list[Doc]:
+    """The objects kustomize makes of *directory* (what `kubectl apply -k` would send)."""
+    result = subprocess.run(
+        [*command, str(directory)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
+
+
+@pytest.fixture(scope="module")
+def kustomize() -> list[str]:
+    command = _kustomize_command()
+    if command is None:
+        message = (
+            "could not render deploy/kubernetes: neither kubectl nor kustomize is installed "
+            "(scripts/bootstrap.sh builds kustomize with Go where kubectl is missing)"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return command
+
+
+@pytest.fixture(scope="module")
+def rendered(kustomize: list[str]) -> list[Doc]:
+    return _render(kustomize, MANIFESTS)
+
+
+def _find(objects: list[Doc], kind: str, name: str) -> Doc:
+    (doc,) = [d for d in objects if d["kind"] == kind and d["metadata"]["name"] == name]
+    found: Doc = doc
+    return found
+
+
+def _scale_target(hpa: Doc, objects: list[Doc]) -> Doc | None:
+    """The workload an HPA scales: same namespace, kind, name and API group/version."""
+    ref = hpa["spec"]["scaleTargetRef"]
+    namespace = hpa["metadata"].get("namespace")
+    for doc in objects:
+        if (doc["apiVersion"], doc["kind"], doc["metadata"]["name"]) == (
+            ref.get("apiVersion"),
+            ref["kind"],
+            ref["name"],
+        ) and doc["metadata"].get("namespace") == namespace:
+            return doc
+    return None
+
+
+def _selected_workloads(budget: Doc, objects: list[Doc]) -> list[Doc]:
+    """The workloads of *objects* whose pods a PodDisruptionBudget's selector selects."""
+    selector = budget["spec"]["selector"]
+    assert "matchExpressions" not in selector, "only matchLabels is checked here"
+    wanted = selector["matchLabels"].items()
+    namespace = budget["metadata"].get("namespace")
+    return [
+        doc
+        for doc in objects
+        if "template" in doc.get("spec", {})
+        and doc["metadata"].get("namespace") == namespace
+        and wanted <= doc["spec"]["template"]["metadata"].get("labels", {}).items()
+    ]
 
 
 def _line(data: str) -> RawLine:
@@ -318,8 +424,8 @@ def test_the_indexer_config_loads_and_its_port_matches() -> None:
     assert annotations["prometheus.io/port"] == str(port)
     assert indexer["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert indexer["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    # More replicas than partitions would sit idle.
-    assert 1 <= deployment["spec"]["replicas"] <= config.kafka.topic_partitions
+    # indexer-hpa.yaml owns the count: a replicas field would reset it at every apply.
+    assert "replicas" not in deployment["spec"]
 
 
 def test_the_indexer_consumes_the_topic_the_shipper_publishes_to(tmp_path: Path) -> None:
@@ -342,12 +448,128 @@ def test_the_setup_job_renders_what_the_indexer_renders() -> None:
     assert setup_config.kafka == indexer_config.kafka
 
 
-@pytest.mark.parametrize("version", SCHEMA_VERSIONS)
-def test_objects_validate_against_the_kubernetes_api_schemas(version: str) -> None:
-    import kubernetes_validate  # a dev dependency: its bundled schemas need no network
+@pytest.mark.parametrize("version", [OLDEST_KUBERNETES, KUBERNETES_VERSION])
+@pytest.mark.parametrize("manifest", sorted(p.name for p in MANIFESTS.glob("*.yaml")))
+def test_each_manifest_file_validates_strictly(manifest: str, version: str) -> None:
+    objects = [doc for path, doc in _documents() if path.name == manifest]
+    if manifest == "kustomization.yaml":
+        (kustomization,) = objects
+        assert kustomization["kind"] == "Kustomization"  # kustomize's, not the API's
+        return
+    assert _validate(objects, version) >= 1
 
-    for doc in _objects():
-        kubernetes_validate.validate(doc, version, strict=True)
+
+@pytest.mark.parametrize("version", [OLDEST_KUBERNETES, KUBERNETES_VERSION])
+def test_the_kustomize_output_validates_strictly(rendered: list[Doc], version: str) -> None:
+    assert _validate(rendered, version) == len(_objects()), "kustomize dropped or added objects"
+    for doc in rendered:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"]["namespace"] == "logferry", doc["metadata"]["name"]
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "logferry"
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (["spec", "template", "spec", "containers", 0, "imagePullPolicyy"], "Always"),  # unknown
+        (["spec", "template", "spec", "containers", 0, "ports", 0, "containerPort"], "9109x"),
+        (["spec", "template", "spec", "terminationGracePeriodSeconds"], [45]),  # wrong type
+        (["spec", "selector"], None),  # required
+        (["apiVersion"], "apps/v2"),  # no such API
+    ],
+)
+def test_the_validation_rejects_a_broken_object(path: list[str | int], value: object) -> None:
+    broken = copy.deepcopy(_one("Deployment", "indexer"))
+    *parents, leaf = path
+    node: Any = broken
+    for key in parents:
+        node = node[key]
+    if value is None:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    with pytest.raises(
+        (kubernetes_validate.ValidationError, kubernetes_validate.SchemaNotFoundError)
+    ):
+        _validate([broken])
+
+
+def test_the_native_sidecar_field_is_validated_not_ignored() -> None:
+    shop = _one("Deployment", "shop")
+    assert _validate([shop]) == 1
+    # Before restartPolicy existed on containers (1.28), the schema rejects it: the field is
+    # checked, so a typo or a wrong value in it fails too.
+    with pytest.raises(kubernetes_validate.ValidationError, match="restartPolicy"):
+        _validate([shop], "1.27.0")
+    wrong = copy.deepcopy(shop)
+    _container(_pod(wrong), "shipper")["restartPolicy"] = 1
+    with pytest.raises(kubernetes_validate.ValidationError):
+        _validate([wrong])
+
+
+def test_a_broken_manifest_fails_through_kustomize(kustomize: list[str], tmp_path: Path) -> None:
+    copied = tmp_path / "kubernetes"
+    shutil.copytree(MANIFESTS, copied)
+    budget = copied / "indexer-pdb.yaml"
+    budget.write_text(budget.read_text().replace("maxUnavailable:", "maxUnavailabel:"))
+    with pytest.raises(kubernetes_validate.ValidationError, match="maxUnavailabel"):
+        _validate(_render(kustomize, copied))
+
+
+def test_the_indexer_hpa_and_pdb_target_the_indexer_deployment(rendered: list[Doc]) -> None:
+    indexer = _find(rendered, "Deployment", "indexer")
+    hpa = _find(rendered, "HorizontalPodAutoscaler", "indexer")
+    assert _scale_target(hpa, rendered) is indexer
+    assert "replicas" not in indexer["spec"], "every kubectl apply would reset the HPA's count"
+    budget = _find(rendered, "PodDisruptionBudget", "indexer")
+    assert _selected_workloads(budget, rendered) == [indexer]
+    # The Deployment's own selector picks the same pods (kustomize keeps labels out of both).
+    assert budget["spec"]["selector"] == indexer["spec"]["selector"]
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_the_target_checks_catch_a_mismatch(rendered: list[Doc]) -> None:
+    hpa = copy.deepcopy(_find(rendered, "HorizontalPodAutoscaler", "indexer"))
+    hpa["spec"]["scaleTargetRef"]["name"] = "indexers"
+    assert _scale_target(hpa, rendered) is None
+    hpa["spec"]["scaleTargetRef"] = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "name": "indexer",
+    }
+    assert _scale_target(hpa, rendered) is None
+    budget = copy.deepcopy(_find(rendered, "PodDisruptionBudget", "indexer"))
+    budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = "index"
+    assert _selected_workloads(budget, rendered) == []
+    budget["spec"]["selector"]["matchLabels"] = {}  # policy/v1: every pod of the namespace
+    assert len(_selected_workloads(budget, rendered)) > 1
+    budget = copy.deepcopy(_find(rendered, "PodDisruptionBudget", "indexer"))
+    budget["metadata"]["namespace"] = "default"
+    assert _selected_workloads(budget, rendered) == []
+
+
+def test_the_indexer_scales_on_the_lag_it_exports_up_to_the_partitions(rendered: list[Doc]) -> None:
+    hpa = _find(rendered, "HorizontalPodAutoscaler", "indexer")
+    config = _indexer_config(_container(_pod(_one("Deployment", "indexer")), "indexer"))
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "External"
+    external = metric["external"]
+    # The series the indexer exports, with the labels the selector uses.
+    metrics = IndexerMetrics()
+    metrics.consumer_lag.labels(config.kafka.topic, "0").set(1)
+    samples = {
+        sample.name: sample.labels
+        for family in metrics.registry.collect()
+        for sample in family.samples
+    }
+    assert external["metric"]["name"] in samples
+    labels = samples[external["metric"]["name"]]
+    assert external["metric"]["selector"]["matchLabels"] == {"topic": labels["topic"]}
+    assert external["target"]["type"] == "AverageValue"
+    assert int(external["target"]["averageValue"]) > 0
+    # A replica beyond the topic's partitions would get none and sit idle.
+    spec = hpa["spec"]
+    assert 1 <= spec["minReplicas"] < spec["maxReplicas"] <= config.kafka.topic_partitions
 
 
 def test_the_node_exporter_runs_on_every_node_reading_the_host_read_only() -> None:
