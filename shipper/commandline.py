@@ -163,6 +163,8 @@ def _setting_option(model: type[BaseModel], env_prefix: str, spec: Flag) -> Call
         options["show_default"] = True
     options.update(spec.click_options)
     name = spec.name or f"--{key[-1].replace('_', '-')}"
+    if annotation is bool and "/" not in name and "type" not in spec.click_options:
+        name = f"{name}/--no-{name.removeprefix('--')}"  # a switch: `--secure`, not `--secure true`
     return click.option(
         name,
         "__".join(key),

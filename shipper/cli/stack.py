@@ -65,6 +65,16 @@ def up(services: tuple[str, ...], **options: Any) -> None:
     for s in states:
         if s.hint:
             out.print(f"[yellow]{s.hint}[/]")
+    _print_secure(settings)
+
+
+def _print_secure(settings: local_stack.StackSettings) -> None:
+    """Where secure mode's CA, credentials and client configs are: paths, never the secrets."""
+    from shipper.stack import secure
+
+    if secure.enabled(settings.state_dir, settings.secure):
+        for line in secure.describe(settings.state_dir):
+            out_console.print(line)
 
 
 @stack.command()
@@ -77,6 +87,7 @@ def status(**options: Any) -> None:
     settings = model_from_options(local_stack.StackSettings, options)
     states = local_stack.status(settings)
     out_console.print(_table(states, "logferry stack"))
+    _print_secure(settings)
     if any(not s.healthy and s.state != "not installed" for s in states):
         raise SystemExit(1)
 

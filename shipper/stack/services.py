@@ -15,12 +15,15 @@ import urllib.error
 import urllib.request
 import uuid
 from abc import ABC, abstractmethod
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from shipper.errors import ServiceStartError, StackError
 from shipper.process import debian_binary
 from shipper.resources import ALERT_RULES, real_path
+from shipper.stack import secure as secure_mode
+from shipper.stack.analysis import secure_elasticsearch_home
 from shipper.stack.distributions import elasticsearch_home, kafka_libs
 from shipper.stack.java import find_java
 from shipper.stack.settings import StackSettings
@@ -68,6 +71,16 @@ class Service(ABC):
     def nodes(cls, settings: StackSettings) -> int:
         """How many nodes of this service the settings ask for."""
         return 1
+
+    @property
+    def secure(self) -> bool:
+        """Whether this stack runs TLS and authentication (`up --secure`, or started so)."""
+        return secure_mode.enabled(self.settings.state_dir, self.settings.secure)
+
+    @cached_property
+    def secure_material(self) -> secure_mode.SecureMaterial:
+        """The CA, certificates and credentials of secure mode (made on first use)."""
+        return secure_mode.material(self.settings.state_dir)
 
     @property
     def pid_file(self) -> Path:
@@ -175,6 +188,9 @@ class Kafka(Service):
             ]
         )
 
+    def _client_options(self) -> dict[str, Any]:
+        return secure_mode.kafka_client_options(self.secure_material) if self.secure else {}
+
     def _cluster_id(self) -> str:
         """One id for every node of the cluster, made by the first node formatted."""
         path = self.settings.state_dir.resolve() / "kafka-cluster-id"
@@ -192,7 +208,15 @@ class Kafka(Service):
         )
         self.dir.mkdir(parents=True, exist_ok=True)
         config = self.dir / "server.properties"
-        config.write_text(self.server_properties())
+        properties = self.server_properties()
+        secure_mode.remember(self.settings.state_dir, self.settings.secure)
+        format_arguments: list[str] = []
+        if self.settings.secure:
+            properties = secure_mode.kafka_properties(properties, self.secure_material)
+            format_arguments = secure_mode.kafka_format_arguments(self.secure_material)
+        secure_mode.write_private(
+            config, properties
+        )  # 0600: in secure mode it holds the SCRAM secret
         log4j = self.dir / "log4j2.properties"
         log4j.write_text(
             "rootLogger.level=INFO\nrootLogger.appenderRef.stdout.ref=STDOUT\n"
@@ -207,13 +231,15 @@ class Kafka(Service):
             cluster_id = self._cluster_id()
             result = subprocess.run(
                 [str(java.java), f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
-                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+                 *format_arguments],
                 capture_output=True, text=True,
             )  # fmt: skip
             if result.returncode != 0:
-                raise ServiceStartError(
-                    f"{self.name}: formatting the storage failed: {result.stdout}{result.stderr}"
-                )
+                output = f"{result.stdout}{result.stderr}"
+                if self.settings.secure:
+                    output = self.secure_material.mask(output)
+                raise ServiceStartError(f"{self.name}: formatting the storage failed: {output}")
         heap = self.settings.kafka_node_heap
         argv = [
             str(java.java), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -232,7 +258,9 @@ class Kafka(Service):
             return None
 
         async def describe() -> bool:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.url, request_timeout_ms=3000)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.url, request_timeout_ms=3000, **self._client_options()
+            )
             try:
                 await admin.start()
                 await admin.list_topics()
@@ -250,7 +278,9 @@ class Kafka(Service):
         from aiokafka.errors import TopicAlreadyExistsError
 
         async def create() -> None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.bootstrap_servers, **self._client_options()
+            )
             await admin.start()
             try:
                 if DEFAULT_TOPIC not in await admin.list_topics():
@@ -267,6 +297,8 @@ class Kafka(Service):
                 await admin.close()
 
         asyncio.run(create())
+        if self.secure:
+            secure_mode.write_client_configs(self.secure_material, kafka=self.bootstrap_servers)
 
 
 class Elasticsearch(Service):
@@ -289,7 +321,8 @@ class Elasticsearch(Service):
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.host}:{self.port}"
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://{self.settings.host}:{self.port}"
 
     def ports(self) -> list[tuple[int, str]]:
         return [
@@ -332,13 +365,19 @@ class Elasticsearch(Service):
             self.settings.kafka_version,
             self.settings.elasticsearch_version,
         )
+        if self.settings.secure:  # the zip lacks what x-pack's API keys need: a home that has it
+            home = secure_elasticsearch_home(home, self.settings.elasticsearch_version, java)
         conf = self.dir / "config"
         if not conf.exists():
             shutil.copytree(home / "config", conf)
         (conf / "jvm.options.d").mkdir(exist_ok=True)
         heap = self.settings.elasticsearch_node_heap
         (conf / "jvm.options.d" / "logferry-heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
-        (conf / "elasticsearch.yml").write_text(self.node_config())
+        config = self.node_config()
+        secure_mode.remember(self.settings.state_dir, self.settings.secure)
+        if self.settings.secure:
+            config = secure_mode.elasticsearch_config(config, conf, self.secure_material)
+        (conf / "elasticsearch.yml").write_text(config)
         tmp = self.dir / "tmp"
         tmp.mkdir(exist_ok=True)
         env = {"ES_PATH_CONF": str(conf), "ES_JAVA_HOME": str(java.home), "ES_TMPDIR": str(tmp)}
@@ -355,15 +394,25 @@ class Elasticsearch(Service):
             argv = ["unshare", "--user", "--map-user=1000", "--map-group=1000", *argv]
         return argv, env
 
+    def _get(self, path: str) -> Any:
+        if self.secure:
+            return secure_mode.elasticsearch_request(self.url, path, self.secure_material)
+        return _get_json(f"{self.url}{path}")
+
     def probe(self) -> str | None:
         try:
-            health = _get_json(f"{self.url}/_cluster/health")
+            health = self._get("/_cluster/health")
             if health.get("status") not in ("green", "yellow"):
                 return None
-            nodes = _get_json(f"{self.url}/_nodes/_local?filter_path=nodes.*.version")
+            nodes = self._get("/_nodes/_local?filter_path=nodes.*.version")
             return str(next(iter(nodes["nodes"].values()))["version"])
         except (OSError, ValueError, KeyError, StopIteration):
             return None
+
+    def after_healthy(self) -> None:
+        """In secure mode: the API key, and the client configs naming it."""
+        if self.secure:
+            secure_mode.provision_elasticsearch(self.url, self.secure_material)
 
 
 class NodeExporter(Service):

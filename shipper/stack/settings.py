@@ -53,6 +53,12 @@ class StackSettings(BaseModel):
         description="Elasticsearch nodes of one cluster, each master-eligible and data. Node n "
         "listens on elasticsearch_port + n-1, its transport on elasticsearch_transport_port + n-1.",
     )
+    secure: bool = Field(
+        False,
+        description="Kafka on a SASL_SSL listener (SCRAM-SHA-512) and Elasticsearch with x-pack "
+        "security (TLS on HTTP and transport, a user and an API key); a throwaway CA, the "
+        "credentials (mode 0600) and client configs are written under <state_dir>/secure.",
+    )
     elasticsearch_heap: str | None = Field(
         None,
         description="Heap (-Xms/-Xmx) of each Elasticsearch node; unset = 1g for one node, "
