@@ -219,7 +219,9 @@ async def _wait_for_indexer(
     raise SystemExit(f"the indexer wrote only {_written(port)} of {expected} after {timeout_s}s")
 
 
-def _indexer_config(kafka: str, topic: str, es_url: str, prefix: str) -> dict[str, Any]:
+def _indexer_config(
+    kafka: str, topic: str, es_url: str, prefix: str, replicas: int = 0
+) -> dict[str, Any]:
     return {
         "kafka": {"url": f"kafka://{kafka}/{topic}", "group_id": f"{prefix}-group"},
         "elasticsearch": {"url": es_url},
@@ -227,7 +229,7 @@ def _indexer_config(kafka: str, topic: str, es_url: str, prefix: str) -> dict[st
             "index_pattern": f"{prefix}-{{service}}-{{date}}",
             "deadletter_pattern": f"{prefix}-deadletter-{{date}}",
             "template_name": prefix,
-            "number_of_replicas": 0,
+            "number_of_replicas": replicas,
         },
         "retention": {"days": 60},
     }
@@ -398,7 +400,7 @@ async def ceiling(
 
 
 async def ceiling_same_documents(
-    records: list[Record], es: AsyncElasticsearch, es_url: str, kafka: str
+    records: list[Record], es: AsyncElasticsearch, es_url: str, kafka: str, replicas: int = 0
 ) -> Run:
     """The very documents the indexer writes (each event with `event.ingested`, under its
     event.id, in its day's index), bulk-created by this process."""
@@ -409,7 +411,7 @@ async def ceiling_same_documents(
             action = {"create": {"_index": f"{prefix}-orders-{day}", "_id": headers[0][1].decode()}}
             yield orjson.dumps(action), value[:-1] + ingested
 
-    elapsed = await _bulk_directly(documents, len(records), es, es_url, kafka)
+    elapsed = await _bulk_directly(documents, len(records), es, es_url, kafka, replicas)
     return Run("(d) ceiling: (c) with the indexer's documents", len(records), elapsed)
 
 
@@ -419,6 +421,7 @@ async def _bulk_directly(
     es: AsyncElasticsearch,
     es_url: str,
     kafka: str,
+    replicas: int = 0,
 ) -> float:
     """Seconds to bulk-create *documents* (bodies built beforehand) with the indexer's bulk size
     and concurrency, until a refresh shows them all; in indices with the indexer's templates."""
@@ -428,7 +431,7 @@ async def _bulk_directly(
 
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     config = load_indexer_config(
-        overrides=_indexer_config(kafka, "unused", es_url, prefix), environ={}
+        overrides=_indexer_config(kafka, "unused", es_url, prefix, replicas), environ={}
     )
     await install_templates(es, config, await detect_features(es))
     bodies: list[bytes] = []

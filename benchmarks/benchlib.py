@@ -207,15 +207,19 @@ def run_ceiling(log: Path) -> tuple[float, float, int]:
     return seconds, cpu, int(out.split()[1])
 
 
-async def create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None:
-    """A new topic (replication 1, as on the local stack)."""
+async def create_topic(
+    bootstrap: str, topic: str, partitions: int = 3, replication_factor: int = 1
+) -> None:
+    """A new topic (replication 1, as on the local stack; on a cluster of 3+ brokers, replication
+    3 with `min.insync.replicas=2`, as `shipper setup` makes it there)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    configs = {"min.insync.replicas": "2"} if replication_factor >= 3 else {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions, replication_factor=1)]
+            [NewTopic(topic, partitions, replication_factor, topic_configs=configs)]
         )
     finally:
         await admin.close()
