@@ -229,8 +229,10 @@ class Stack:
         fields = ["state_dir", "kafka_brokers", "es_nodes", "kafka_port", "kafka_controller_port"]
         fields += ["elasticsearch_port", "elasticsearch_transport_port"]
         options = [f"--{f.replace('_', '-')}={getattr(self.settings, f)}" for f in fields]
+        services = SERVICES if command == "up" else []
         result = subprocess.run(
-            [sys.executable, "-m", "shipper", "stack", command, *SERVICES, *extra, *options],
+            # `down` names no service: it stops what runs in the state dir and purges all of it.
+            [sys.executable, "-m", "shipper", "stack", command, *services, *extra, *options],
             capture_output=True,
             text=True,
             timeout=900,
