@@ -14,7 +14,7 @@ import logging
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -22,13 +22,22 @@ from pipelines.metrics import MetricsExtractor, MetricsTally
 from pipelines.parse import event_id
 from pipelines.pipeline import Pipeline
 from pipelines.types import DropEvent, Event, RawLine
-from shipper.config import ShipperConfig
-from shipper.metrics import ShipperMetrics
 from shipper.sinks import OutgoingEvent
 from shipper.sinks.headers import route_headers
 from shipper.transforms import build_transforms
 
-__all__ = ["PIPELINE_ERROR_TAG", "EncodedBatch", "EventEncoder", "build_pipeline", "record"]
+if TYPE_CHECKING:  # a transform worker imports this module without the config and metrics
+    from shipper.config import ShipperConfig
+    from shipper.metrics import ShipperMetrics
+
+__all__ = [
+    "PIPELINE_ERROR_TAG",
+    "EncodedBatch",
+    "EncoderSettings",
+    "EventEncoder",
+    "build_pipeline",
+    "record",
+]
 
 log = logging.getLogger("logferry.pipeline")
 
@@ -36,13 +45,36 @@ PIPELINE_ERROR_TAG = "_pipelineerror"
 _TRUNCATED_TAG = "_truncated"
 
 
+class EncoderSettings(NamedTuple):
+    """What encoding needs of the config, as plain data: a transform worker is handed this, not
+    the config, whose model would import the whole config machinery into every worker."""
+
+    pipeline: list[dict[str, Any]] | None
+    service_name: str
+    service_environment: str | None
+    max_event_bytes: int
+
+    @classmethod
+    def of(cls, config: ShipperConfig) -> EncoderSettings:
+        return cls(
+            config.pipeline,
+            config.service.name,
+            config.service.environment,
+            config.output.max_event_bytes,
+        )
+
+    def build_pipeline(self) -> Pipeline:
+        """The configured transform chain (the defaults when `pipeline` is not set)."""
+        return build_transforms(
+            self.pipeline,
+            service_name=self.service_name,
+            service_environment=self.service_environment,
+        )
+
+
 def build_pipeline(config: ShipperConfig) -> Pipeline:
     """The configured transform chain (the defaults when `pipeline` is not set)."""
-    return build_transforms(
-        config.pipeline,
-        service_name=config.service.name,
-        service_environment=config.service.environment,
-    )
+    return EncoderSettings.of(config).build_pipeline()
 
 
 @dataclass
@@ -63,10 +95,10 @@ class EncodedBatch:
 class EventEncoder:
     """Batch of raw lines -> events ready for the sink, plus what the metrics need."""
 
-    def __init__(self, config: ShipperConfig) -> None:
-        self._pipeline = build_pipeline(config)
-        self._observe = MetricsExtractor(default_service=config.service.name)
-        self._max_event_bytes = config.output.max_event_bytes
+    def __init__(self, settings: EncoderSettings) -> None:
+        self._pipeline = settings.build_pipeline()
+        self._observe = MetricsExtractor(default_service=settings.service_name)
+        self._max_event_bytes = settings.max_event_bytes
 
     def encode(self, batch: list[RawLine]) -> EncodedBatch:
         """Transform and serialise *batch*; filtered lines are tallied and left out."""

@@ -27,21 +27,26 @@ import contextlib
 import itertools
 import multiprocessing
 import os
-import signal
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.queues import SimpleQueue
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from pipelines.types import RawLine
 from shipper.config import ShipperConfig
-from shipper.delivery import deliver
-from shipper.logs import configure_logging
-from shipper.pipeline import EncodedBatch, EventEncoder
-from shipper.sinks import OutgoingEvent, build_sink
-from shipper.startup import prepare_garbage_collector
+from shipper.pipeline import EncodedBatch, EncoderSettings, EventEncoder
+from shipper.sinks import OutgoingEvent
+from shipper.transform_worker import (
+    PUBLISHING_PER_WORKER,
+    Failed,
+    Report,
+    WorkerSettings,
+    columns_of,
+    encode_and_publish,
+    encode_columns,
+    init_worker,
+)
 
 __all__ = [
     "InlineTransformer",
@@ -51,10 +56,6 @@ __all__ = [
     "build_transformer",
 ]
 
-
-Columns = tuple[list[bytes], list[str], list[str], list[int], list[int], list[tuple[str, ...]]]
-
-_PUBLISHING_PER_WORKER = 2
 
 FailureReport = Callable[[int], None]
 """Called with the size of a publish attempt that failed (in a worker), as it happens."""
@@ -79,141 +80,13 @@ class InlineTransformer:
     parallelism = 1
 
     def __init__(self, config: ShipperConfig) -> None:
-        self._encoder = EventEncoder(config)
+        self._encoder = EventEncoder(EncoderSettings.of(config))
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
         return self._encoder.encode(batch)
 
     def close(self) -> None:
         return None
-
-
-def _columns(batch: list[RawLine]) -> Columns:
-    return (
-        [line.data for line in batch],
-        [line.path for line in batch],
-        [line.file_id for line in batch],
-        [line.offset for line in batch],
-        [line.end_offset for line in batch],
-        [line.tags for line in batch],
-    )
-
-
-def _lines(columns: Columns) -> list[RawLine]:
-    data, paths, file_ids, offsets, ends, tags = columns
-    return [
-        RawLine(data=d, path=p, file_id=f, offset=o, end_offset=e, tags=t)
-        for d, p, f, o, e, t in zip(data, paths, file_ids, offsets, ends, tags, strict=True)
-    ]
-
-
-# -- the worker side ---------------------------------------------------------------------------
-
-
-class Delivered(NamedTuple):
-    """A worker's report: its batch *batch_id* is acknowledged."""
-
-    batch_id: int
-    events: int
-    seconds: float
-    """Duration of the publish attempt that succeeded."""
-
-
-class Failed(NamedTuple):
-    """A worker's report: a publish attempt of *events* failed (it is being retried)."""
-
-    events: int
-
-
-Report = Delivered | Failed
-
-
-class _Publisher:
-    """A worker's sink, on an event loop of its own thread: the worker encodes its next batch
-    while this one waits for its acknowledgements."""
-
-    def __init__(self, config: ShipperConfig, reports: SimpleQueue[Report | None]) -> None:
-        self._sink = build_sink(config.output.url, config.output.kafka)
-        self._backoff_max_s = config.retry_backoff_max_s
-        self._reports = reports
-        self._loop = asyncio.new_event_loop()
-        # Batches published and not yet acknowledged, at most: the next waits to be handed over.
-        self._publishing = threading.BoundedSemaphore(_PUBLISHING_PER_WORKER)
-        threading.Thread(target=self._loop.run_forever, name="publisher", daemon=True).start()
-
-    def publish(self, batch_id: int, events: list[OutgoingEvent]) -> None:
-        """Publish on the loop's thread; reports :class:`Delivered` when acknowledged."""
-        self._publishing.acquire()
-        asyncio.run_coroutine_threadsafe(self._publish(batch_id, events), self._loop)
-
-    async def _publish(self, batch_id: int, events: list[OutgoingEvent]) -> None:
-        try:
-            seconds = await deliver(self._sink, events, self._backoff_max_s, self._failed)
-            self._reports.put(Delivered(batch_id, len(events), seconds))
-        finally:
-            self._publishing.release()
-
-    def _failed(self, events: int) -> None:
-        self._reports.put(Failed(events))
-
-
-class _Worker(NamedTuple):
-    """What one worker process keeps between batches."""
-
-    encoder: EventEncoder
-    publisher: _Publisher | None
-    """Only in publishing workers."""
-
-
-_worker: _Worker | None = None
-
-
-def _die_with_parent(parent: int) -> None:
-    """A worker must not outlive a shipper killed with -9: exit once it is orphaned.
-
-    *parent* comes from the shipper, not from getppid(): a worker still starting up when the
-    shipper dies would otherwise take its new parent (init) for the shipper.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _init_worker(
-    config: ShipperConfig, parent: int, reports: SimpleQueue[Report | None] | None
-) -> None:
-    global _worker
-    _die_with_parent(parent)
-    # Ctrl-C reaches the whole process group; only the main process decides when to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    configure_logging(config.log_level)
-    publisher = None if reports is None else _Publisher(config, reports)
-    _worker = _Worker(EventEncoder(config), publisher)
-    prepare_garbage_collector()
-
-
-def _encode_columns(
-    columns: Columns,
-) -> tuple[list[tuple[bytes, bytes, str, tuple[tuple[str, bytes], ...]]], EncodedBatch]:
-    assert _worker is not None, "worker not initialised"
-    encoded = _worker.encoder.encode(_lines(columns))
-    events = [(e.value, e.key, e.event_id, e.headers) for e in encoded.events]
-    encoded.events = []
-    return events, encoded
-
-
-def _encode_and_publish(batch_id: int, columns: Columns) -> EncodedBatch:
-    """Encode, start publishing, and return the tallies (the acknowledgement is reported)."""
-    worker = _worker
-    assert worker is not None and worker.publisher is not None, "not a publishing worker"
-    encoded = worker.encoder.encode(_lines(columns))
-    worker.publisher.publish(batch_id, encoded.events)
-    encoded.events = []
-    return encoded
 
 
 # -- the main side -----------------------------------------------------------------------------
@@ -230,8 +103,8 @@ class ProcessTransformer:
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
         loop = asyncio.get_running_loop()
-        columns = _columns(batch)
-        events, encoded = await loop.run_in_executor(self._executor, _encode_columns, columns)
+        columns = columns_of(batch)
+        events, encoded = await loop.run_in_executor(self._executor, encode_columns, columns)
         encoded.events = [OutgoingEvent(*event) for event in events]
         return encoded
 
@@ -250,7 +123,7 @@ class PublishingWorkers:
 
     def __init__(self, config: ShipperConfig, workers: int, on_failure: FailureReport) -> None:
         # Each worker encodes one batch while up to two of its own wait for acknowledgements.
-        self.parallelism = workers * (1 + _PUBLISHING_PER_WORKER)
+        self.parallelism = workers * (1 + PUBLISHING_PER_WORKER)
         context = multiprocessing.get_context("spawn")
         self._reports: SimpleQueue[Report | None] = context.SimpleQueue()
         self._executor = _pool(config, workers, self._reports)
@@ -283,7 +156,7 @@ class PublishingWorkers:
         delivery = self._waiting[batch_id] = loop.create_future()  # before the report can come
         try:
             encoded = await loop.run_in_executor(
-                self._executor, _encode_and_publish, batch_id, _columns(batch)
+                self._executor, encode_and_publish, batch_id, columns_of(batch)
             )
         except BaseException:
             del self._waiting[batch_id]
@@ -305,8 +178,8 @@ def _pool(
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),  # no fork of a running event loop
-        initializer=_init_worker,
-        initargs=(config, os.getpid(), reports),
+        initializer=init_worker,
+        initargs=(WorkerSettings.of(config), os.getpid(), reports),
     )
 
 

@@ -1,37 +1,28 @@
-"""The `shipper` command line: it parses, builds a config object and calls the runtime."""
+"""The `shipper` command line: it parses, builds a config object and calls the runtime.
+
+This module stays light: the `shipper` console script imports :func:`main` from it, and a
+transform worker, started by spawning, re-runs that script (multiprocessing re-imports the
+parent's main module), so whatever this imports, every worker imports too. The commands are in
+:mod:`shipper.cli.group`, imported when the command line runs.
+"""
 
 from __future__ import annotations
 
-import click
-
-from shipper import __version__
-from shipper.commandline import LazyGroup
+from typing import Any
 
 __all__ = ["cli", "main"]
-
-_COMMANDS = {
-    "run": "shipper.cli.run:run",
-    "check-config": "shipper.cli.run:check_config",
-    "stack": "shipper.cli.stack:stack",
-    "setup": "shipper.cli.setup:setup",
-    "index": "shipper.cli.index:index",
-    "retention": "shipper.cli.index:retention",
-    "search": "shipper.cli.search:search",
-    "trace": "shipper.cli.search:trace",
-    "top": "shipper.cli.top:top",
-}
-
-
-@click.group(
-    cls=LazyGroup,
-    lazy=_COMMANDS,
-    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
-)
-@click.version_option(__version__, prog_name="shipper")
-def cli() -> None:
-    """logferry: tail JSON logs, enrich them, ship them through Kafka into Elasticsearch."""
 
 
 def main() -> None:
     """Console-script entry point (errors become one line and an exit code: LogferryGroup)."""
+    from shipper.cli.group import cli
+
     cli()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # the click group, for tests and tools that drive it
+        from shipper.cli.group import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,7 @@ from pipelines import Pipeline
 from pipelines.types import RawLine
 from shipper.checkpoint import CheckpointStore
 from shipper.config import ShipperConfig
-from shipper.pipeline import PIPELINE_ERROR_TAG, EventEncoder
+from shipper.pipeline import PIPELINE_ERROR_TAG, EncoderSettings, EventEncoder
 from shipper.sources.lines import LineCutter
 
 _EXAMPLES = int(os.environ.get("LOGFERRY_FUZZ_EXAMPLES", "150"))
@@ -140,7 +140,7 @@ def _is_object(data: bytes) -> bool:
         return False
 
 
-_ENCODER = EventEncoder(ShipperConfig())
+_ENCODER = EventEncoder(EncoderSettings.of(ShipperConfig()))
 
 
 def _expected_lines(data: bytes) -> int:

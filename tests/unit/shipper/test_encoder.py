@@ -12,7 +12,7 @@ import pytest
 from pipelines.types import RawLine
 from shipper.config import load_config
 from shipper.metrics import ShipperMetrics
-from shipper.pipeline import PIPELINE_ERROR_TAG, EventEncoder, record
+from shipper.pipeline import PIPELINE_ERROR_TAG, EncoderSettings, EventEncoder, record
 from shipper.sinks import OutgoingEvent
 
 
@@ -30,7 +30,7 @@ class _Encoder:
     """EventEncoder plus the metrics the runner would feed from its tallies."""
 
     def __init__(self, **config: Any) -> None:
-        self.inner = EventEncoder(load_config(overrides=config, environ={}))
+        self.inner = EventEncoder(EncoderSettings.of(load_config(overrides=config, environ={})))
         self.metrics = ShipperMetrics()
 
     def encode(self, batch: list[RawLine]) -> list[OutgoingEvent]:
@@ -184,7 +184,7 @@ def test_events_carry_the_routing_headers_the_indexer_splices_by() -> None:
 def test_an_encoded_event_holds_about_its_own_size() -> None:
     """Encoded events live until the broker acknowledges their batch: each must hold about its
     serialised size, not the serialiser's working buffer (orjson's is 4 KiB at least)."""
-    encoder = EventEncoder(load_config(environ={}))
+    encoder = EventEncoder(EncoderSettings.of(load_config(environ={})))
     line = (
         b'{"asctime": "2024-05-01 12:00:00,123", "levelname": "INFO", "name": "app.http",'
         b' "message": "GET /api/orders 200", "request_id": "r-1", "status": 200}'
