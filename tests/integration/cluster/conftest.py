@@ -83,7 +83,9 @@ def cluster() -> Iterator[Cluster]:
     """The three-broker, three-node cluster, up for the session; purged afterwards."""
     settings = StackSettings(**CLUSTER_SETTINGS)  # type: ignore[arg-type]
     running = Cluster(settings)
-    found_running = all(
+    # Any node running means another session (or a person) owns the cluster and may be
+    # restarting a node of it right now: bring the missing ones up, never purge it at the end.
+    found_running = any(
         Supervised.from_pid_file(s.pid_file) is not None
         for s in chosen(settings, ["kafka", "elasticsearch"])
     )
