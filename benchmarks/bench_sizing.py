@@ -19,7 +19,9 @@ On each, over the same generated python-json-logger lines:
 
 Every run ends with a refresh and count that must find every document (exactly), and records the
 CPU that Kafka and Elasticsearch used meanwhile above their idle use (measured for 5 s before the
-runs), and what the whole machine did ("others %": the busy CPU that was not this run's). From the CPU per event the script prints a sizing example
+runs), and what the whole machine did ("others %": the busy CPU that was not this run's). A
+freshly started node is slow at first (its JIT, its first indices): each stack's Elasticsearch
+is warmed up with a fifth of the documents (at most 10,000) before anything is measured. From the CPU per event the script prints a sizing example
 (--target). A stack found already running in the state dir is used and left running.
 
     .venv/bin/python benchmarks/bench_sizing.py --lines 100000
@@ -419,6 +421,11 @@ def measure_stack(
         f"{stack.name}: idle, the brokers use {stack.idle_cpu[0]:.2f} and Elasticsearch "
         f"{stack.idle_cpu[1]:.2f} CPU s per s"
     )
+    warm = records[: min(10_000, len(records) // 5 + 1)]
+    console.print(
+        f"{stack.name}: warming Elasticsearch up with {len(warm):,} documents (not counted)"
+    )
+    asyncio.run(run_bulk(stack, warm))
     rows = [run_shipper(stack, log, len(records), workdir, workers)]
     _report(rows[-1])
 
