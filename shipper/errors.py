@@ -8,6 +8,8 @@ catch these and the CLI turns them into one clear line and an exit code::
     ├── ElasticsearchError     Elasticsearch is unreachable or refused a request
     ├── KafkaAdminError        Kafka is unreachable or refused an admin request
     ├── KibanaError            Kibana is unreachable, refused the credentials or some saved objects
+    ├── RefusedError           Kafka or Elasticsearch refused the credentials or the TLS trust:
+    │                          a retry cannot mend it (wrong password, untrusted or expired certificate)
     └── StackError             the local stack cannot start or stop
         ├── JavaError          no Java, or one too old / too new
         ├── PortInUseError     a port the stack needs is taken
@@ -33,6 +35,7 @@ __all__ = [
     "LogferryError",
     "MavenError",
     "PortInUseError",
+    "RefusedError",
     "ServiceStartError",
     "StackError",
 ]
@@ -67,6 +70,12 @@ class KafkaAdminError(LogferryError):
 
 class KibanaError(LogferryError):
     """Kibana could not be reached, refused the credentials, or refused saved objects of an import."""
+
+
+class RefusedError(LogferryError):
+    """Kafka or Elasticsearch refused us for a reason no retry mends: wrong credentials, a TLS
+    certificate the configured CA does not vouch for, or one that has expired. The shipper, the
+    indexer and setup stop with its one line instead of retrying."""
 
 
 class StackError(LogferryError):

@@ -24,11 +24,11 @@ from shipper.backoff import Backoff
 from shipper.checkpoint import CheckpointStore
 from shipper.config import ShipperConfig, load_config
 from shipper.delivery import deliver
-from shipper.errors import ConfigError
+from shipper.errors import ConfigError, RefusedError
 from shipper.http import StatusServer
 from shipper.metrics import ShipperMetrics
 from shipper.pipeline import EncodedBatch, record
-from shipper.sinks import OutgoingEvent, Sink, SinkError, build_sink
+from shipper.sinks import OutgoingEvent, Sink, SinkError, SinkRefused, build_sink
 from shipper.sources import FileSource
 from shipper.startup import prepare_garbage_collector
 from shipper.workers import Transformer, build_transformer
@@ -73,6 +73,8 @@ class Shipper:
         self._slots = asyncio.Semaphore(config.max_in_flight_batches)
         self._deliveries: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        self._refused: SinkRefused | None = None
+        """Set when the output refused us at connect time (credentials, TLS trust): we stop."""
         self._pending_config: ShipperConfig | None = None
         self._last_saved: dict[str, Any] = {}
         self._saved_at = time.monotonic()
@@ -112,20 +114,23 @@ class Shipper:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
         self._stopping.set()
 
-        log.info(
-            "stopping: draining in-flight events", extra={"timeout_s": self.config.drain_timeout_s}
-        )
+        if self._refused is None:
+            log.info(
+                "stopping: draining in-flight events",
+                extra={"timeout_s": self.config.drain_timeout_s},
+            )
         self.source.stop()
         try:
-            if crashed:
-                raise TimeoutError  # nothing to drain through a broken stage
+            if crashed or self._refused is not None:
+                raise TimeoutError  # nothing to drain through a broken stage or a refusing output
             async with asyncio.timeout(self.config.drain_timeout_s):
                 await reader
                 await self._queue.put(_END)
                 await publisher
                 await settler
         except TimeoutError:
-            log.warning("drain timed out: unacknowledged lines are re-read on the next start")
+            if self._refused is None:
+                log.warning("drain timed out: unacknowledged lines are re-read on the next start")
         tasks = (
             reader,
             publisher,
@@ -144,6 +149,8 @@ class Shipper:
         await self._server.close()
         self._store.unlock()
         log.info("shipper stopped", extra={"checkpoint": str(self._store.path)})
+        if self._refused is not None:
+            raise RefusedError(str(self._refused))
         return 1 if crashed else 0
 
     def request_stop(self) -> None:
@@ -275,6 +282,11 @@ class Shipper:
         while not self._sink.healthy:
             try:
                 await self._sink.start()
+            except SinkRefused as exc:  # a retry cannot mend it: stop, and say why in one line
+                self.metrics.output_up.labels(self._sink.name).set(0)
+                self._refused = exc
+                self._stopping.set()
+                return
             except SinkError as exc:
                 self.metrics.output_up.labels(self._sink.name).set(0)
                 log.warning("output not reachable yet", extra={"error": str(exc)})

@@ -4,6 +4,7 @@ the Kibana saved objects, idempotently."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -60,6 +61,8 @@ def setup(dry_run: bool, skip_kafka: bool, skip_elasticsearch: bool, **values: A
     dashboards/kibana/, imported with overwrite when Kibana does not hold them as the files say.
     """
     config = indexer_config(values)
+    # aiokafka logs each failed connection at ERROR; setup says why it failed itself, once.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     asyncio.run(_setup(config, dry_run, not skip_elasticsearch, not skip_kafka))
 
 

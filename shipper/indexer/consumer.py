@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
+from shipper.errors import RefusedError
 from shipper.indexer.config import KafkaInputConfig
 from shipper.indexer.documents import KafkaRecord
+from shipper.sinks.kafka_errors import diagnose
 
 __all__ = ["RebalanceHandler", "build_consumer", "kafka_reachable", "to_record"]
 
@@ -32,9 +36,31 @@ class RebalanceHandler(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._on_assigned(set(assigned))
 
 
+class _Consumer(AIOKafkaConsumer):  # type: ignore[misc]
+    """aiokafka's consumer whose start says why it failed: a mistake no retry mends (refused SASL
+    credentials, an untrusted or expired certificate) raises RefusedError, not a KafkaError."""
+
+    def __init__(self, config: KafkaInputConfig, **options: Any) -> None:
+        super().__init__(**options)
+        self._logferry_config = config
+
+    async def start(self) -> None:
+        try:
+            await super().start()
+        except (KafkaError, OSError) as exc:
+            config = self._logferry_config
+            failure = await diagnose(exc, config.bootstrap, config.client_options())
+            if not failure.refused:
+                raise
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise RefusedError(f"Kafka at {config.bootstrap}: {failure.reason}") from exc
+
+
 def build_consumer(config: KafkaInputConfig, listener: RebalanceHandler) -> AIOKafkaConsumer:
     """A group member subscribed to the topic; offsets are committed only by the indexer."""
-    consumer = AIOKafkaConsumer(
+    consumer = _Consumer(
+        config,
         bootstrap_servers=config.bootstrap,
         group_id=config.group_id,
         client_id="logferry-indexer",

@@ -7,6 +7,7 @@ classifies them itself (:mod:`shipper.indexer.retry`), because it retries instea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -14,7 +15,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, AsyncElasticsearch
 from elasticsearch.serializer import OrjsonSerializer
 
-from shipper.errors import ElasticsearchError
+from shipper.errors import ElasticsearchError, RefusedError
 from shipper.indexer.config import ElasticsearchConfig
 from shipper.indexer.templates import OPTIONAL_TYPES, ClusterFeatures
 
@@ -58,6 +59,25 @@ def build_client(
         **auth,
         **tls,
     )
+
+
+_VERIFY = re.compile(r"certificate verify failed: ([^(\]']+)")
+
+
+def refusal(exc: BaseException) -> str | None:
+    """The one-line reason when *exc* is a mistake no retry mends: the credentials refused
+    (401), or a TLS certificate that ``ca_certs`` does not vouch for or that has expired."""
+    if isinstance(exc, ApiError) and exc.meta.status == 401:
+        return (
+            "Elasticsearch refused the credentials (401): check api_key, or username and password"
+        )
+    if isinstance(exc, TransportError) and "certificate verify failed" in str(exc.message):
+        found = _VERIFY.search(str(exc.message))
+        detail = found.group(1).strip() if found else "certificate verify failed"
+        if "expired" in detail:
+            return f"Elasticsearch's TLS certificate has expired ({detail})"
+        return f"Elasticsearch's TLS certificate is not trusted by ca_certs ({detail})"
+    return None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -114,17 +134,23 @@ async def call(what: str, awaitable: Awaitable[T]) -> T:
 
 
 async def has_ilm(es: AsyncElasticsearch) -> bool:
-    """Whether the cluster has index lifecycle management (the minimal distribution has not)."""
+    """Whether the cluster has index lifecycle management (the minimal distribution has not).
+
+    The first request of `setup` and of the indexer: refused credentials or TLS trust raise
+    :class:`~shipper.errors.RefusedError` here, which they do not retry.
+    """
     try:
         await es.ilm.get_lifecycle()
-    except ApiError as exc:
+    except (ApiError, TransportError) as exc:
+        if (reason := refusal(exc)) is not None:
+            raise RefusedError(reason) from exc
+        if isinstance(exc, TransportError):
+            raise ElasticsearchError(f"Elasticsearch unreachable: {describe_error(exc)}") from exc
         if exc.meta.status in _NO_ILM_STATUSES:
             return False
         raise ElasticsearchError(
             f"Elasticsearch: cannot tell whether ILM is available: {describe_error(exc)}"
         ) from exc
-    except TransportError as exc:
-        raise ElasticsearchError(f"Elasticsearch unreachable: {describe_error(exc)}") from exc
     return True
 
 

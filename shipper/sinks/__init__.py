@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 from shipper.errors import ConfigError
 from shipper.masking import mask_urls
-from shipper.sinks.base import OutgoingEvent, Sink, SinkError
+from shipper.sinks.base import OutgoingEvent, Sink, SinkError, SinkRefused
 from shipper.sinks.kafka import KafkaSink, KafkaSinkConfig
 from shipper.sinks.stream import ConsoleSink, FileSink
 
@@ -19,6 +19,7 @@ __all__ = [
     "OutgoingEvent",
     "Sink",
     "SinkError",
+    "SinkRefused",
     "build_sink",
     "parse_kafka_url",
 ]

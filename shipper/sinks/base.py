@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-__all__ = ["OutgoingEvent", "Sink", "SinkError"]
+__all__ = ["OutgoingEvent", "Sink", "SinkError", "SinkRefused"]
 
 
 class OutgoingEvent(NamedTuple):  # built per event: 0.23 µs, a frozen dataclass 0.51
@@ -24,6 +24,11 @@ class OutgoingEvent(NamedTuple):  # built per event: 0.23 µs, a frozen dataclas
 
 class SinkError(Exception):
     """A batch (or part of it) was not acknowledged; the runner sends the batch again."""
+
+
+class SinkRefused(SinkError):
+    """The destination refused us for a reason no retry mends (wrong credentials, a TLS
+    certificate that is not trusted or has expired): the shipper stops and says why."""
 
 
 class Sink(Protocol):

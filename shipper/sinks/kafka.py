@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from xxhash import xxh3_64_intdigest
 
 from shipper.errors import KafkaAdminError
-from shipper.sinks.base import OutgoingEvent, SinkError
+from shipper.sinks.base import OutgoingEvent, SinkError, SinkRefused
 from shipper.sinks.headers import EVENT_ID_HEADER, SCHEMA_HEADER
+from shipper.sinks.kafka_errors import diagnose
 from shipper.sinks.topic import KafkaTopicConfig, ensure_topic
 
 __all__ = [
@@ -155,8 +156,11 @@ class KafkaSink:
             self._healthy = False
             with contextlib.suppress(KafkaError, OSError):
                 await producer.stop()
+            failure = await diagnose(exc, self.bootstrap, config.client_options())
+            if failure.refused:
+                raise SinkRefused(f"{self.name}: {failure.reason}") from exc
             raise SinkError(
-                f"{self.name}: cannot publish to topic {self.topic!r}: {exc!r}"
+                f"{self.name}: cannot publish to topic {self.topic!r}: {failure.reason}"
             ) from exc
         self._producer, self._partitions = producer, sorted(partitions)
         self._healthy = True

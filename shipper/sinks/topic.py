@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pydantic import BaseModel, ConfigDict, Field
 
 from shipper.errors import KafkaAdminError
+from shipper.sinks.kafka_errors import diagnose
 
 __all__ = ["KafkaTopicConfig", "TopicState", "ensure_topic"]
 
@@ -98,7 +99,9 @@ async def ensure_topic(
     try:
         await admin.start()
     except (KafkaError, OSError) as exc:
-        raise KafkaAdminError(f"Kafka at {bootstrap} unreachable: {exc!r}") from exc
+        await admin.close()
+        failure = await diagnose(exc, bootstrap, client_options)
+        raise KafkaAdminError(f"Kafka at {bootstrap}: {failure.reason}") from exc
     try:
         existing = await admin.describe_topics([topic])
         if existing and existing[0]["error_code"] == 0:

@@ -412,7 +412,7 @@ def write_client_configs(
     ) or {}
     if kafka is not None:
         indexer["kafka"] = {"url": f"kafka://{kafka}/app-logs", **kafka_security(secure)}
-        shipper["output"] = {"url": f"kafka://{kafka}/app-logs", **kafka_security(secure)}
+        shipper["output"] = {"url": f"kafka://{kafka}/app-logs", "kafka": kafka_security(secure)}
     if elasticsearch_url is not None and secure.credentials.api_key is not None:
         indexer["elasticsearch"] = {
             "url": elasticsearch_url,
