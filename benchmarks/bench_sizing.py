@@ -18,11 +18,12 @@ On each, over the same generated python-json-logger lines:
             and one indexer on the other stack: documents/s, per process, CPU s per 100k
 
 Every run ends with a refresh and count that must find every document (exactly), and records the
-CPU that Kafka and Elasticsearch used meanwhile above their idle use (measured for 5 s before the
-runs), and what the whole machine did ("others %": the busy CPU that was not this run's). A
-freshly started node is slow at first (its JIT, its first indices): each stack's Elasticsearch
-is warmed up with a fifth of the documents (at most 10,000) before anything is measured. From the CPU per event the script prints a sizing example
-(--target). A stack found already running in the state dir is used and left running.
+CPU that Kafka and Elasticsearch used meanwhile above their idle use, and what the whole machine
+did ("others %": the busy CPU that was not this run's). A freshly started node is slow at first
+(its JIT, its first indices): each stack's Elasticsearch is first warmed up with a fifth of the
+documents (at most 10,000, not counted), then its idle use is measured for 10 s. From the CPU
+per event the script prints a sizing example (--target). A stack found already running in the
+state dir is used and left running.
 
     .venv/bin/python benchmarks/bench_sizing.py --lines 100000
 """
@@ -416,16 +417,17 @@ def measure_stack(
     indexers: tuple[int, ...],
     partitions: tuple[int, ...],
 ) -> list[Row]:
-    stack.idle_cpu = asyncio.run(Meter(stack).idle(5.0))
-    console.print(
-        f"{stack.name}: idle, the brokers use {stack.idle_cpu[0]:.2f} and Elasticsearch "
-        f"{stack.idle_cpu[1]:.2f} CPU s per s"
-    )
     warm = records[: min(10_000, len(records) // 5 + 1)]
     console.print(
         f"{stack.name}: warming Elasticsearch up with {len(warm):,} documents (not counted)"
     )
     asyncio.run(run_bulk(stack, warm))
+    # After the warm-up: just after `stack up` the nodes are still settling and look busier.
+    stack.idle_cpu = asyncio.run(Meter(stack).idle(10.0))
+    console.print(
+        f"{stack.name}: idle, the brokers use {stack.idle_cpu[0]:.2f} and Elasticsearch "
+        f"{stack.idle_cpu[1]:.2f} CPU s per s"
+    )
     rows = [run_shipper(stack, log, len(records), workdir, workers)]
     _report(rows[-1])
 
