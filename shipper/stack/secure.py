@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from shipper.errors import ServiceStartError
 from shipper.stack.certificates import CertificateFiles, issue_certificates
 
 __all__ = [
@@ -75,6 +76,8 @@ _ES_ROLES_YML = f"""\
 """
 _PBKDF2_ROUNDS = 10_000
 _TIMEOUT_S = 10.0
+_PROVISION_TIMEOUT_S = 120.0
+"""The first API key creates the ``.security`` index: a minute on a loaded two-core machine."""
 
 
 def _secret() -> str:
@@ -349,6 +352,7 @@ def elasticsearch_request(
     method: str | None = None,
     user: tuple[str, str] | None = None,
     api_key: str | None = None,
+    timeout_s: float = _TIMEOUT_S,
 ) -> Any:
     """One JSON request over TLS, as the admin user unless *user* or *api_key* is given."""
     if api_key is not None:
@@ -366,15 +370,29 @@ def elasticsearch_request(
         method=method or ("POST" if data is not None else "GET"),
         headers={"Authorization": authorization, "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=_TIMEOUT_S, context=_context(secure)) as answer:
+    with urllib.request.urlopen(request, timeout=timeout_s, context=_context(secure)) as answer:
         return json.load(answer)
 
 
-def provision_elasticsearch(url: str, secure: SecureMaterial) -> None:
-    """Create the ``logferry`` user's API key (idempotent), then write the client configs.
+def provision_elasticsearch(
+    url: str, secure: SecureMaterial, *, every_node: str | None = None
+) -> None:
+    """Create the ``logferry`` user's API key through *url* (idempotent), then write the client
+    configs, naming *every_node* (a comma-separated list) where given.
 
-    A key that no longer authenticates (a purged data dir, a new cluster) is made anew.
+    A key that no longer authenticates (a purged data dir, a new cluster) is made anew. The
+    first key creates the ``.security`` index, which takes a while on a busy machine.
     """
+    try:
+        _provision(url, secure)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ServiceStartError(
+            f"elasticsearch: creating the API key failed: {secure.mask(str(exc))}"
+        ) from exc
+    write_client_configs(secure, elasticsearch_url=every_node or url)
+
+
+def _provision(url: str, secure: SecureMaterial) -> None:
     c = secure.credentials
     if c.api_key is not None:
         try:
@@ -390,10 +408,10 @@ def provision_elasticsearch(url: str, secure: SecureMaterial) -> None:
             secure,
             body={"name": "logferry-local-stack"},
             user=(c.elasticsearch_username, c.elasticsearch_password),
+            timeout_s=_PROVISION_TIMEOUT_S,
         )
         c.api_key = str(created["encoded"])
         secure.save_credentials()
-    write_client_configs(secure, elasticsearch_url=url)
 
 
 def write_client_configs(

@@ -412,7 +412,11 @@ class Elasticsearch(Service):
     def after_healthy(self) -> None:
         """In secure mode: the API key, and the client configs naming it."""
         if self.secure:
-            secure_mode.provision_elasticsearch(self.url, self.secure_material)
+            nodes = range(1, self.nodes(self.settings) + 1)
+            every_node = ",".join(Elasticsearch(self.settings, n).url for n in nodes)
+            secure_mode.provision_elasticsearch(
+                self.url, self.secure_material, every_node=every_node
+            )
 
 
 class NodeExporter(Service):

@@ -35,11 +35,12 @@ ROOT = Path(__file__).resolve().parents[3]
 SECURE_SETTINGS = {
     "state_dir": str(ROOT / ".stack-secure"),
     "kafka_port": "19392",
-    "kafka_controller_port": "39393",
+    "kafka_controller_port": "29393",
     "elasticsearch_port": "19400",
-    "elasticsearch_transport_port": "39400",
+    "elasticsearch_transport_port": "29400",
 }
-"""Ports clear of the default stack's and of the topology tests' cluster."""
+"""Ports clear of the default stack's and of the topology tests' cluster, and below the
+kernel's ephemeral range (32768-60999), where an outgoing connection may hold one for a while."""
 
 
 def _in_ci() -> bool:
