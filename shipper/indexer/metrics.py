@@ -103,6 +103,23 @@ class IndexerMetrics:
         self.assigned_partitions = Gauge(
             f"{p}assigned_partitions", "Partitions this member consumes.", registry=r
         )
+        self.rebalances = Counter(
+            f"{p}rebalances",
+            "Group rebalances this member completed (each hands it an assignment, the first join "
+            "included): a rate above zero means members come and go.",
+            registry=r,
+        )
+        self.partitions_assigned = Counter(
+            f"{p}partitions_assigned",
+            "Partitions handed to this member, summed over rebalances.",
+            registry=r,
+        )
+        self.partitions_revoked = Counter(
+            f"{p}partitions_revoked",
+            "Partitions taken from this member (after committing what was settled), summed over "
+            "rebalances.",
+            registry=r,
+        )
         self.paused = Gauge(
             f"{p}consumption_paused",
             "1 while consumption is paused (every bulk slot busy, e.g. Elasticsearch down).",
@@ -178,6 +195,17 @@ class IndexerMetrics:
             "When the cluster's health was last read successfully (Unix time).",
             registry=r,
         )
+
+    def observe_assigned(self, partitions: int) -> None:
+        """A rebalance handed this member *partitions* partitions (possibly none)."""
+        self.rebalances.inc()
+        self.partitions_assigned.inc(partitions)
+        self.assigned_partitions.set(partitions)
+
+    def observe_revoked(self, partitions: int) -> None:
+        """A rebalance took *partitions* partitions from this member."""
+        self.partitions_revoked.inc(partitions)
+        self.assigned_partitions.set(0)
 
     def observe_health(self, health: ClusterHealth, now: float) -> None:
         """Set the ``logferry_elasticsearch_*`` gauges from one successful read."""

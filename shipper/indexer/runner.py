@@ -86,6 +86,7 @@ class Indexer:
         self._crashed: BaseException | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._committed: dict[int, int] = {}
+        self._rebalances = 0  # bumped at each revocation and assignment: see _measure_lag
         self._ready_checks = {"elasticsearch": False, "kafka": False, "templates": False}
         self._server = StatusServer(config.metrics_addr, self.metrics.registry, self._readiness)
 
@@ -390,6 +391,8 @@ class Indexer:
             self._committed.pop(partition, None)
             with contextlib.suppress(KeyError):
                 self.metrics.consumer_lag.remove(self._topic, str(partition))
+        self._rebalances += 1
+        self.metrics.observe_revoked(len(partitions))
         log.info("partitions revoked", extra={"partitions": sorted(partitions)})
 
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -397,7 +400,8 @@ class Indexer:
         self._tracker.reset(partitions)  # consumption restarts at the committed offsets
         for partition in partitions:
             self._committed.pop(partition, None)
-        self.metrics.assigned_partitions.set(len(partitions))
+        self._rebalances += 1
+        self.metrics.observe_assigned(len(partitions))
         log.info("partitions assigned", extra={"partitions": sorted(partitions)})
 
     # -- background ------------------------------------------------------------------------
@@ -414,6 +418,10 @@ class Indexer:
         assignment = [tp for tp in consumer.assignment() if tp.topic == self._topic]
         if not assignment:
             return
+        # A rebalance during an await below makes the answers stale: a partition revoked
+        # meanwhile would get its series back (removed in _on_revoked) and keep its last lag
+        # for good, and another owner's old commit would stand in for the committed offset.
+        rebalances = self._rebalances
         try:
             ends: dict[TopicPartition, int] = await consumer.end_offsets(assignment)
             for tp in assignment:
@@ -422,8 +430,12 @@ class Indexer:
                     fetched = await consumer.committed(tp)
                     if fetched is None:
                         fetched = (await consumer.beginning_offsets([tp]))[tp]
+                    if rebalances != self._rebalances:
+                        return
                     # A commit may have landed while we asked: never overwrite a newer value.
                     committed = self._committed.setdefault(tp.partition, fetched)
+                if rebalances != self._rebalances:
+                    return
                 lag = max(0, ends[tp] - committed)
                 self.metrics.consumer_lag.labels(self._topic, str(tp.partition)).set(lag)
         except (KafkaError, KeyError, IllegalStateError) as exc:
