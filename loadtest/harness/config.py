@@ -52,6 +52,13 @@ class RunConfig(BaseModel):
     elasticsearch: str = Field(
         "http://127.0.0.1:9200", description="Elasticsearch where request lines are looked up."
     )
+    client_config: Path | None = Field(
+        None,
+        description="An indexer config file (such as the indexer.yml `shipper stack up --secure` "
+        "writes) whose kafka TLS/SASL settings and elasticsearch credentials and CA the run uses, "
+        "in the shipper and indexer it starts and in its own checks; addresses stay --kafka and "
+        "--elasticsearch.",
+    )
     index: str = Field("app-logs-*", description="Indices searched for the request lines.")
     node_exporter: str = Field(
         "127.0.0.1:9100",

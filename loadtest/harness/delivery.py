@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,9 +81,14 @@ async def match_requests(
     sent: dict[str, int],
     locust_requests: int,
     timeout_s: float,
+    credentials: Mapping[str, Any] | None = None,
 ) -> RequestMatch:
-    """Wait (up to *timeout_s*) until the run's request lines stop arriving, then compare."""
-    client = build_client(ElasticsearchConfig(url=elasticsearch_url))
+    """Wait (up to *timeout_s*) until the run's request lines stop arriving, then compare.
+
+    *credentials*: the client's ``elasticsearch`` settings beside the URL (api_key, ca_certs…).
+    """
+    settings = ElasticsearchConfig.model_validate({"url": elasticsearch_url, **(credentials or {})})
+    client = build_client(settings)
     started = time.monotonic()
     try:
         found = -1

@@ -13,6 +13,7 @@ import yaml
 
 from loadtest.errors import LoadTestError
 from loadtest.harness.processes import ManagedProcess
+from loadtest.harness.security import Credentials
 from shipper.process import debian_binary
 
 __all__ = [
@@ -49,7 +50,10 @@ async def _start_ready(process: ManagedProcess, ready_url: str, timeout_s: float
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    """Write *data* readable by us alone: with --client-config it holds passwords and keys."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -72,7 +76,13 @@ async def start_app(work: Path, log_file: Path) -> tuple[ManagedProcess, str]:
 
 
 async def start_shipper(
-    work: Path, log_file: Path, *, kafka: str, topic: str, service: str
+    work: Path,
+    log_file: Path,
+    *,
+    kafka: str,
+    topic: str,
+    service: str,
+    credentials: Credentials | None = None,
 ) -> tuple[ManagedProcess, str]:
     """A shipper tailing the app's log (and its rotated files); its metrics HOST:PORT."""
     address = f"{_HOST}:{free_port()}"
@@ -83,7 +93,10 @@ async def start_shipper(
             "metrics_addr": address,
             "service": {"name": service},
             "input": {"paths": [f"{log_file}*"], "scan_interval_s": 1.0},
-            "output": {"url": f"kafka://{kafka}/{topic}"},
+            "output": {
+                "url": f"kafka://{kafka}/{topic}",
+                "kafka": (credentials or Credentials()).kafka,
+            },
         },
     )
     process = ManagedProcess(
@@ -96,7 +109,12 @@ async def start_shipper(
 
 
 async def start_indexer(
-    work: Path, *, kafka: str, topic: str, elasticsearch: str
+    work: Path,
+    *,
+    kafka: str,
+    topic: str,
+    elasticsearch: str,
+    credentials: Credentials | None = None,
 ) -> tuple[ManagedProcess, str]:
     """An indexer with a consumer group of its own for the run's topic; its metrics HOST:PORT."""
     address = f"{_HOST}:{free_port()}"
@@ -106,8 +124,12 @@ async def start_indexer(
             "metrics_addr": address,
             "lag_interval_s": 1.0,
             "health_interval_s": 2.0,  # the cluster's health as fresh as the 1 s scrapes need
-            "kafka": {"url": f"kafka://{kafka}/{topic}", "group_id": f"logferry-{topic}"},
-            "elasticsearch": {"url": elasticsearch},
+            "kafka": {
+                "url": f"kafka://{kafka}/{topic}",
+                "group_id": f"logferry-{topic}",
+                **(credentials or Credentials()).kafka,
+            },
+            "elasticsearch": {"url": elasticsearch, **(credentials or Credentials()).elasticsearch},
             # The test cluster is one node: a replica would stay unassigned and the cluster
             # yellow, which ElasticsearchNotGreen rightly reports.
             "index": {"number_of_replicas": 0},

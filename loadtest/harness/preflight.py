@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from loadtest.errors import LoadTestError
 from loadtest.harness.config import RunConfig
+from loadtest.harness.security import Credentials
 from shipper.indexer.config import ElasticsearchConfig
 from shipper.indexer.es import build_client, describe_error
 
@@ -24,11 +25,12 @@ _STACK_FIX = "start the local stack (`shipper stack up`) or pass"
 
 async def check_dependencies(config: RunConfig, timeout_s: float = TIMEOUT_S) -> None:
     """Raise :class:`LoadTestError` naming each dependency of *config* that does not answer."""
+    credentials = Credentials.load(config.client_config)
     checks: list[Awaitable[str | None]] = [
-        _elasticsearch(config.elasticsearch, timeout_s),
+        _elasticsearch(credentials.elasticsearch_config(config.elasticsearch), timeout_s),
     ]
     if config.shipper is None or config.indexer is None:  # the harness starts one on this Kafka
-        checks.append(_kafka(config.kafka, timeout_s))
+        checks.append(_kafka(config.kafka, credentials, timeout_s))
     given = {
         "--host (the demo app)": (config.host, "/health"),
         "--shipper": (_url(config.shipper), "/metrics"),
@@ -51,8 +53,9 @@ def _url(address: str | None) -> str | None:
     return f"http://{address}"
 
 
-async def _elasticsearch(url: str, timeout_s: float) -> str | None:
-    client = build_client(ElasticsearchConfig(url=url), timeout_s=timeout_s)
+async def _elasticsearch(settings: ElasticsearchConfig, timeout_s: float) -> str | None:
+    url = settings.url
+    client = build_client(settings, timeout_s=timeout_s)
     try:
         await client.cluster.health()
     except Exception as exc:  # any failure: the run cannot look its request lines up
@@ -65,11 +68,12 @@ async def _elasticsearch(url: str, timeout_s: float) -> str | None:
     return None
 
 
-async def _kafka(bootstrap: str, timeout_s: float) -> str | None:
+async def _kafka(bootstrap: str, credentials: Credentials, timeout_s: float) -> str | None:
     client = AIOKafkaClient(
         bootstrap_servers=bootstrap,
         client_id="logferry-loadtest-preflight",
         request_timeout_ms=int(timeout_s * 1000),
+        **credentials.kafka_options(),
     )
     quiet = logging.getLogger("aiokafka")
     level = quiet.level

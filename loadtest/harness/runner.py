@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,12 +30,14 @@ from loadtest.harness.preflight import check_dependencies
 from loadtest.harness.processes import ManagedProcess
 from loadtest.harness.report import RunReport
 from loadtest.harness.rules import alert_exprs, alert_names, fast_alertmanager, fast_rules
+from loadtest.harness.security import Credentials
 from loadtest.harness.series import Expectation, RunSeries, WatchedAlert, collect_series
 from loadtest.harness.verdict import Expectations, judge
 from loadtest.scenarios import catalog
 from loadtest.scenarios.environment import LocustSettings
 from loadtest.scenarios.spec import Scenario
-from shipper.indexer.config import KafkaInputConfig
+from shipper.indexer.config import ElasticsearchConfig, KafkaInputConfig
+from shipper.indexer.es import build_client
 from shipper.indexer.setup import setup_kafka
 
 __all__ = ["delete_topics", "run_load_test"]
@@ -75,6 +77,7 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
         None if config.alertmanager else _read(config.alertmanager_file, "Alertmanager config")
     )
     await check_dependencies(config)  # within seconds, naming each service that is missing
+    credentials = Credentials.load(config.client_config)
     run_id = f"lt{datetime.now():%m%d%H%M%S}{secrets.token_hex(2)}"
     report_dir = config.report or Path("loadtest-reports") / f"{scenario.name}-{run_id}"
     work = (config.work_dir / run_id).resolve()
@@ -89,7 +92,9 @@ async def run_load_test(config: RunConfig, console: Console) -> RunReport:
     )
     firing = (*scenario.expect_firing, *config.expect_firing)
     # A cluster already yellow (another index's unassigned replica) is not this run's doing.
-    unwell = await _unwell_before(config.elasticsearch, firing, console)
+    unwell = await _unwell_before(
+        credentials.elasticsearch_config(config.elasticsearch), firing, console
+    )
     expectations = Expectations(
         firing=firing,
         quiet=(*scenario.expect_quiet, *config.expect_quiet),
@@ -217,6 +222,7 @@ async def _started_parts(
     *routes_text* is the Alertmanager config of a private Alertmanager (None: one is given);
     with *watches_host* a private Prometheus also scrapes the node exporter."""
     parts = _Parts()
+    credentials = Credentials.load(config.client_config)
 
     async def started(what: str, launched: Any) -> str:
         process, address = await launched
@@ -230,20 +236,33 @@ async def _started_parts(
         if config.shipper is None or config.indexer is None:
             parts.topic = f"logferry-{work.name}"
             await setup_kafka(
-                KafkaInputConfig(
-                    url=f"kafka://{config.kafka}/{parts.topic}", topic_retention_ms=86_400_000
+                KafkaInputConfig.model_validate(
+                    {
+                        "url": f"kafka://{config.kafka}/{parts.topic}",
+                        "topic_retention_ms": 86_400_000,
+                        **credentials.kafka,
+                    }
                 )
             )
         parts.indexer = config.indexer or await started(
             "indexer",
             launch.start_indexer(
-                work, kafka=config.kafka, topic=str(parts.topic), elasticsearch=config.elasticsearch
+                work,
+                kafka=config.kafka,
+                topic=str(parts.topic),
+                elasticsearch=config.elasticsearch,
+                credentials=credentials,
             ),
         )
         parts.shipper = config.shipper or await started(
             "shipper",
             launch.start_shipper(
-                work, log_file, kafka=config.kafka, topic=str(parts.topic), service=_SERVICE
+                work,
+                log_file,
+                kafka=config.kafka,
+                topic=str(parts.topic),
+                service=_SERVICE,
+                credentials=credentials,
             ),
         )
         if config.alertmanager:
@@ -280,7 +299,9 @@ async def _started_parts(
         if parts.webhook is not None:
             await parts.webhook.stop()
         if parts.topic is not None:
-            await delete_topics(config.kafka, lambda topic: topic == parts.topic)
+            await delete_topics(
+                config.kafka, lambda topic: topic == parts.topic, credentials.kafka_options()
+            )
 
 
 async def _targets_up(prometheus: str, timeout_s: float = 30.0) -> None:
@@ -299,9 +320,11 @@ async def _targets_up(prometheus: str, timeout_s: float = 30.0) -> None:
     )
 
 
-async def delete_topics(kafka: str, wanted: Callable[[str], bool]) -> None:
+async def delete_topics(
+    kafka: str, wanted: Callable[[str], bool], client_options: Mapping[str, Any] | None = None
+) -> None:
     """Best effort: delete the topics *wanted* picks (a run's or a demo's, done with)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, **(client_options or {}))
     with contextlib.suppress(Exception):
         await admin.start()
         doomed = [topic for topic in await admin.list_topics() if wanted(topic)]
@@ -386,17 +409,16 @@ async def _drive(
 
 
 async def _unwell_before(
-    elasticsearch: str, firing: tuple[str, ...], console: Console
+    elasticsearch: ElasticsearchConfig, firing: tuple[str, ...], console: Console
 ) -> tuple[str, ...]:
     """The Elasticsearch health alerts the cluster's state before the run may set off."""
+    client = build_client(elasticsearch, timeout_s=10)
     try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
-            http.get(f"{elasticsearch.rstrip('/')}/_cluster/health") as response,
-        ):
-            status = str((await response.json(content_type=None)).get("status"))
-    except (aiohttp.ClientError, OSError, TimeoutError, ValueError):
-        return ()  # unreachable: the run fails on its own, with a better message
+        status = str((await client.cluster.health()).get("status"))
+    except Exception:  # unreachable: the run fails on its own, with a better message
+        return ()
+    finally:
+        await client.close()
     names = {
         "yellow": ("ElasticsearchNotGreen",),
         "red": ("ElasticsearchNotGreen", "ElasticsearchRed"),
@@ -435,6 +457,7 @@ async def _match(
         sent=read_request_log(settings.request_log),
         locust_requests=locust_requests,
         timeout_s=config.drain_timeout_s,
+        credentials=Credentials.load(config.client_config).elasticsearch,
     )
 
 
