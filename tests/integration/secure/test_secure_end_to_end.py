@@ -81,6 +81,14 @@ async def test_ten_thousand_lines_over_sasl_ssl_and_tls_with_an_api_key(
     for secret in secure_stack.secrets():
         assert secret not in seen
     assert "indexer stopped" in indexer.tail()
+    # Nor in the brokers' and nodes' own logs (Kafka prints its config, passwords [hidden]).
+    state = secure_stack.settings.state_dir
+    stack_logs = [p for p in state.glob("**/*.log") if p.is_file()]
+    assert any(p.name == "kafka.log" for p in stack_logs), stack_logs
+    for path in stack_logs:
+        text = path.read_text(errors="replace")
+        for secret in secure_stack.secrets():
+            assert secret not in text, path
 
 
 def _search(tmp_path: Path, stack: SecureStack, names: Names) -> str:
