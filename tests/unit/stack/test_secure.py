@@ -112,3 +112,16 @@ def test_status_prints_where_the_secrets_are_never_the_secrets(tmp_path: Path) -
     assert str(material.certificates.ca) in result.output
     for secret in material.secrets():
         assert secret not in result.output
+
+
+def test_secure_is_a_switch_and_an_environment_variable(tmp_path: Path) -> None:
+    ports = ["--kafka-port", "1", "--elasticsearch-port", "2", "--prometheus-port", "3"]
+    ports += ["--alertmanager-port", "4", "--node-exporter-port", "5"]
+    status = ["stack", "status", "--state-dir", str(tmp_path), *ports]
+    plain = CliRunner().invoke(cli, status)
+    assert "secure mode" not in plain.output
+    assert "http://127.0.0.1:2" in plain.output
+    for extra, env in ((["--secure"], {}), ([], {"LOGFERRY_STACK_SECURE": "true"})):
+        result = CliRunner().invoke(cli, [*status, *extra], env=env)
+        assert "secure mode" in result.output, result.output
+        assert "https://127.0.0.1:2" in result.output
