@@ -44,7 +44,11 @@ _VERIFY = re.compile(r"certificate verify failed: ([^(\]]+)")
 
 def classify(error: BaseException | str, *, user: str | None = None) -> ConnectFailure:
     """The one-line reason for a connection *error* (an exception or its text)."""
-    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    if isinstance(error, str):
+        text = error
+    else:  # KafkaError's text names its class already; an OSError's does not
+        name = type(error).__name__
+        text = str(error) if str(error).startswith(name) else f"{name}: {error}"
     if "SaslAuthentication" in text or "Authentication failed" in text:
         who = f" for user {user!r}" if user else ""
         return ConnectFailure(
@@ -66,7 +70,10 @@ async def diagnose(
 ) -> ConnectFailure:
     """Why a client of *client_options* failed to start against *bootstrap* with *exc*."""
     user = client_options.get("sasl_plain_username")
-    if not isinstance(exc, KafkaConnectionError):
+    # Only TLS and SASL have mistakes a retry cannot mend; a plain client's outage (a broker
+    # down, a network cut) is retried as it was, without a second connection attempt.
+    plain = client_options.get("security_protocol", "PLAINTEXT") == "PLAINTEXT"
+    if plain or not isinstance(exc, KafkaConnectionError):
         return classify(exc, user=user)
     options = {k: v for k, v in client_options.items() if k in _OPTIONS}
     last: ConnectFailure | None = None

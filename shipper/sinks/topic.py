@@ -101,7 +101,8 @@ async def ensure_topic(
     except (KafkaError, OSError) as exc:
         await admin.close()
         failure = await diagnose(exc, bootstrap, client_options)
-        raise KafkaAdminError(f"Kafka at {bootstrap}: {failure.reason}") from exc
+        where = f"Kafka at {bootstrap}" if failure.refused else f"Kafka at {bootstrap} unreachable"
+        raise KafkaAdminError(f"{where}: {failure.reason}") from exc
     try:
         existing = await admin.describe_topics([topic])
         if existing and existing[0]["error_code"] == 0:
