@@ -163,7 +163,11 @@ def _setting_option(model: type[BaseModel], env_prefix: str, spec: Flag) -> Call
         options["show_default"] = True
     options.update(spec.click_options)
     name = spec.name or f"--{key[-1].replace('_', '-')}"
-    if annotation is bool and "/" not in name and "type" not in spec.click_options:
+    if (
+        annotation is bool
+        and "/" not in name
+        and not {"type", "is_flag"} & spec.click_options.keys()
+    ):
         name = f"{name}/--no-{name.removeprefix('--')}"  # a switch: `--secure`, not `--secure true`
     return click.option(
         name,
