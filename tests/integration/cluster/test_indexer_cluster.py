@@ -233,6 +233,10 @@ async def test_a_data_node_killed_mid_stream_costs_retries_not_records(
         assert await wait_for_count(es, names.logs, 2000, timeout_s=60) >= 2000, indexer.tail()
         settings = await es.indices.get_settings(index=index, name="index.number_of_replicas")
         assert settings[index]["settings"]["index"]["number_of_replicas"] == "1"
+        # The node dies in a settled cluster: every replica a copy the master can promote (a
+        # primary lost while its replica still recovers leaves the shard red until it returns).
+        health = await es.cluster.health(index=index, wait_for_status="green", timeout="60s")
+        assert not health["timed_out"], health
         killed = await primary_holder(es, cluster, index)
         cluster.kill9(killed)
         killed_at = (await count(es, names.logs), publisher.published)
