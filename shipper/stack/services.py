@@ -232,7 +232,8 @@ class Kafka(Service):
             result = subprocess.run(
                 [str(java.java), f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
                  "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
-                 *format_arguments],
+                 # Two `up` at once both find the directory unformatted: the second is a no-op.
+                 "--ignore-formatted", *format_arguments],
                 capture_output=True, text=True,
             )  # fmt: skip
             if result.returncode != 0:

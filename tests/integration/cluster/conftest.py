@@ -28,9 +28,9 @@ CLUSTER_SETTINGS = {
     "kafka_brokers": "3",
     "es_nodes": "3",
     "kafka_port": "19092",
-    "kafka_controller_port": "39093",
+    "kafka_controller_port": "29193",
     "elasticsearch_port": "19200",
-    "elasticsearch_transport_port": "39300",
+    "elasticsearch_transport_port": "29500",
 }
 """Ports clear of the default stack's: brokers 19092/19192/19292, Elasticsearch 19200-19202."""
 
@@ -81,7 +81,7 @@ class Cluster:
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     """The three-broker, three-node cluster, up for the session; purged afterwards."""
-    settings = StackSettings(**CLUSTER_SETTINGS)  # type: ignore[arg-type]
+    settings = StackSettings(**CLUSTER_SETTINGS)
     running = Cluster(settings)
     # Any node running means another session (or a person) owns the cluster and may be
     # restarting a node of it right now: bring the missing ones up, never purge it at the end.
