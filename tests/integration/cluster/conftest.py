@@ -30,7 +30,7 @@ CLUSTER_SETTINGS = {
     "kafka_port": "19092",
     "kafka_controller_port": "29193",
     "elasticsearch_port": "19200",
-    "elasticsearch_transport_port": "29500",
+    "elasticsearch_transport_port": "29600",
 }
 """Ports clear of the default stack's: brokers 19092/19192/19292, Elasticsearch 19200-19202."""
 
