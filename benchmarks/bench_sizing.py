@@ -31,6 +31,7 @@ state dir is used and left running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -543,9 +544,9 @@ def _stack_settings(name: str, root: Path, nodes: int, kafka_port: int, es_port:
         kafka_brokers=nodes,
         es_nodes=nodes,
         kafka_port=kafka_port,
-        kafka_controller_port=kafka_port + 20001,
+        kafka_controller_port=kafka_port + 1,
         elasticsearch_port=es_port,
-        elasticsearch_transport_port=es_port + 20000,
+        elasticsearch_transport_port=es_port + 100,
     )
     return Stack(name, settings)
 
@@ -601,10 +602,11 @@ def _commit() -> str:
     "--ports",
     nargs=4,
     type=int,
-    default=(29392, 29400, 29492, 29500),
+    default=(28092, 28200, 28492, 28800),
     show_default=True,
     help="Kafka and Elasticsearch ports of the 1-node stack, then of the 3-node stack (node n: "
-    "+100*(n-1) for Kafka, +(n-1) for Elasticsearch; controllers +20001, transport +20000).",
+    "+100*(n-1) for Kafka, +(n-1) for Elasticsearch; controller n: Kafka's +n, transport: "
+    "+100). Below the kernel's ephemeral range, clear of the stacks of `make stack` and the tests.",
 )
 @click.option("--keep-stacks", is_flag=True, help="Leave the stacks this run started running.")
 @click.option(
@@ -669,6 +671,8 @@ def main(
                 if stack.started_here and not keep_stacks:
                     console.print(f"{stack.name}: stopping and purging the stack")
                     stack.command("down", "--purge")
+    with contextlib.suppress(OSError):
+        state_root.rmdir()  # when the stacks it started are purged, nothing is left in it
     console.print(table(rows))
     costs_stack = "3 nodes" if any(r.stack == "3 nodes" for r in rows) else "1 node"
     costs = costs_of(rows, costs_stack)
