@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from shipper.errors import ServiceStartError, StackError
 from shipper.process import Supervised, check_free_disk, check_port_free, spawn, tail
@@ -130,6 +133,15 @@ def status(settings: StackSettings) -> list[ServiceState]:
     return states
 
 
+def _stop(name: str, pid_file: Path, progress: Progress) -> None:
+    process = Supervised.from_pid_file(pid_file)
+    if process is not None:
+        progress(f"{name}: stopping (pid {process.pid})")
+        if process.stop():
+            progress(f"{name}: did not stop in time, killed")
+    pid_file.unlink(missing_ok=True)
+
+
 def down(
     settings: StackSettings,
     *,
@@ -143,13 +155,14 @@ def down(
         # Nodes `up` started with other --kafka-brokers / --es-nodes than these settings name.
         known = {path for _, path in pid_files}
         pid_files += [(p.stem, p) for p in sorted(settings.run_dir.glob("*.pid")) if p not in known]
+    groups: dict[str, list[tuple[str, Path]]] = {}
     for name, pid_file in pid_files:
-        process = Supervised.from_pid_file(pid_file)
-        if process is not None:
-            progress(f"{name}: stopping (pid {process.pid})")
-            if process.stop():
-                progress(f"{name}: did not stop in time, killed")
-        pid_file.unlink(missing_ok=True)
+        groups.setdefault(re.sub(r"-\d+$", "", name), []).append((name, pid_file))
+    for group in groups.values():
+        # The nodes of a cluster stop together: stopped one by one, the last Kafka node has
+        # lost its controller quorum and waits for it until killed.
+        with ThreadPoolExecutor(max_workers=len(group)) as pool:
+            list(pool.map(lambda node: _stop(node[0], node[1], progress), group))
     if purge and only:
         for service in chosen(settings, only):
             shutil.rmtree(service.dir, ignore_errors=True)
