@@ -18,11 +18,12 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaProducer
 from aiokafka.codec import has_lz4, has_zstd
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from xxhash import xxh3_64_intdigest
 
 from shipper.errors import KafkaAdminError
 from shipper.sinks.base import OutgoingEvent, SinkError, SinkRefused
+from shipper.sinks.compression import LEVELS, use_level
 from shipper.sinks.headers import EVENT_ID_HEADER, SCHEMA_HEADER
 from shipper.sinks.kafka_errors import diagnose
 from shipper.sinks.topic import KafkaTopicConfig, ensure_topic
@@ -91,6 +92,14 @@ class KafkaSinkConfig(KafkaTopicConfig, KafkaSecurityConfig):
     compression: Literal["auto", "zstd", "lz4", "gzip", "none"] = Field(
         "auto", description="Batch compression; auto = zstd where available, else lz4, else gzip."
     )
+    compression_level: int | None = Field(
+        None,
+        description=(
+            "Level of the `compression` codec (set one explicitly to give a level): lz4 1-12, "
+            "zstd 1-22, gzip 1-9. Unset: lz4 1 (its fast mode, as librdkafka), zstd 3 and "
+            "gzip 6 (Kafka's defaults)."
+        ),
+    )
     linger_ms: int = Field(5, ge=0, description="How long the producer waits to fill a batch.")
     max_batch_bytes: int = Field(
         1024 * 1024, ge=16 * 1024, description="Largest record batch per partition."
@@ -104,6 +113,24 @@ class KafkaSinkConfig(KafkaTopicConfig, KafkaSecurityConfig):
     create_topic: bool = Field(
         False, description="Create the topic at start when it does not exist (topic_* settings)."
     )
+
+    @model_validator(mode="after")
+    def _level_fits_the_codec(self) -> KafkaSinkConfig:
+        level = self.compression_level
+        if level is None:
+            return self
+        if self.compression not in LEVELS:
+            raise ValueError(
+                f"compression_level needs an explicit compression (lz4, zstd or gzip), "
+                f"not {self.compression!r}"
+            )
+        levels = LEVELS[self.compression]
+        if level not in levels:
+            raise ValueError(
+                f"compression_level: {self.compression} takes {levels.start}-{levels.stop - 1}, "
+                f"not {level}"
+            )
+        return self
 
     def compression_type(self) -> str | None:
         """The codec to use, resolving `auto` against what is installed."""
@@ -136,6 +163,7 @@ class KafkaSink:
 
     async def _connect(self) -> None:
         config = self.config
+        use_level(config.compression_type(), config.compression_level)
         if config.create_topic:
             await self._create_topic()
         producer = AIOKafkaProducer(
