@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-import orjson
-
 from pipelines.route import Router
 from shipper.indexer.documents import (
     DayWindow,
@@ -31,6 +29,7 @@ from shipper.indexer.documents import (
     usable_id,
     utc_iso,
 )
+from shipper.serialise import dumps_kept
 
 __all__ = ["REASONS", "DeadLetters"]
 
@@ -105,7 +104,7 @@ class DeadLetters:
         return Document(
             index=self._router.index_for({"@timestamp": published}),
             id=doc_id,
-            source=orjson.dumps(source),
+            source=dumps_kept(source),
             partition=record.partition,
             offset=record.offset,
             record=record,
@@ -146,7 +145,7 @@ class DeadLetters:
         return Document(
             index=document.index,
             id=document.id,
-            source=orjson.dumps(source),
+            source=dumps_kept(source),
             partition=document.partition,
             offset=document.offset,
             record=record,

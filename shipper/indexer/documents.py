@@ -48,6 +48,7 @@ import orjson
 from pipelines.route import Router, event_day
 from pipelines.tags import TIMESTAMP_OUT_OF_RANGE
 from pipelines.timestamps import TimeWindow
+from shipper.serialise import dumps_kept
 from shipper.sinks.headers import DAY_HEADER, EVENT_ID_HEADER, SCHEMA_HEADER, SERVICE_HEADER
 from shipper.sinks.kafka import SCHEMA_VERSION
 
@@ -104,7 +105,7 @@ class Document:
 
     def __post_init__(self) -> None:
         if not self.action:
-            self.action = orjson.dumps({"create": {"_index": self.index, "_id": self.id}})
+            self.action = dumps_kept({"create": {"_index": self.index, "_id": self.id}})
 
     @property
     def size(self) -> int:
@@ -341,7 +342,7 @@ class Decoder:
         return Document(
             index=index,
             id=meta["id"],
-            source=orjson.dumps(event),
+            source=dumps_kept(event),  # held until its bulk is answered
             partition=record.partition,
             offset=record.offset,
             record=record,

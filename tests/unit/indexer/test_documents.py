@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import tracemalloc
 
 import orjson
 
@@ -154,3 +155,22 @@ def test_issue11_item6_an_event_dated_outside_the_day_window_goes_to_its_read_ti
     # A dead letter is routed by its record's Kafka timestamp, which the producer sets: bounded too.
     letter = decoder.decode(record(b"not json", timestamp_ms=0))
     assert letter.index == "app-logs-deadletter-2026.11.23"
+
+
+def test_documents_awaiting_their_bulk_hold_about_their_own_size() -> None:
+    """Documents live until Elasticsearch answers their bulk: a parsed event's source and a dead
+    letter's must hold about their length, not orjson's working buffer (4 KiB at least)."""
+    records = [record(event(f"e-{n}"), offset=n) for n in range(200)]  # no routing headers: parsed
+    records += [record(b"not json {", offset=n) for n in range(200, 400)]  # dead letters
+    DECODER.decode(records[0])  # routes and caches are made now, not measured below
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        documents = [DECODER.decode(r) for r in records]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert {d.deadletter_reason for d in documents} == {None, "not_json"}
+    source_bytes = sum(len(d.source) + len(d.action) for d in documents)
+    # Besides the bytes: the Document itself, its index and id, ~300 bytes a document.
+    assert held < source_bytes + 400 * len(documents), (held / len(documents), source_bytes / 400)
