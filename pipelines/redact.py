@@ -496,7 +496,9 @@ class Redact:
         except _JSONEncodeError:  # an int beyond 64 bits, say: the walk will tell
             return True
         text = data.decode()
-        if "\\" in text or "{" in text or text.find("[", 1) >= 0:
+        # An object or list among the values opens right after the array's "[" or a ",": a
+        # string with a brace inside ("/orders/{id}") is no reason for the walk.
+        if "\\" in text or ",{" in text or ",[" in text or text.startswith(("[{", "[[")):
             return True
         if self._text_rule_open(text):
             return True

@@ -188,6 +188,9 @@ def test_usual_values_pass() -> None:
         "9f86d081884c7d65",
         "u-4711",
         "5f0c8e4e-7b1a-4d4e-9a3b-1c2d3e4f5a6b",
+        "/orders/{id}",  # a route template, as in the benchmark's lines
+        "GET /orders/{id} -> 200",
+        "retrying [attempt 2]",
     )
     assert not stage._may_change(values)
 
@@ -205,6 +208,9 @@ def test_what_asks_for_the_walk() -> None:
         'say "hi"',
         {"password": "p"},
         ["a"],
+        [{"password": "p"}],
+        [["a"]],
         2**70,
     ]:
         assert stage._may_change(("INFO", value)), value
+        assert stage._may_change((value, "INFO")), value  # first among the values too
