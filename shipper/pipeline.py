@@ -98,14 +98,14 @@ class EventEncoder:
 
     def __init__(self, settings: EncoderSettings) -> None:
         self._pipeline = settings.build_pipeline()
-        self._observe = MetricsExtractor(default_service=settings.service_name)
+        self._labels = MetricsExtractor(default_service=settings.service_name).labels
         self._max_event_bytes = settings.max_event_bytes
 
     def encode(self, batch: list[RawLine]) -> EncodedBatch:
         """Transform and serialise *batch*; filtered lines are tallied and left out."""
         result = EncodedBatch()
-        pipeline, observe, events = self._pipeline, self._observe, result.events
-        tally = result.app.add
+        pipeline, labels, events = self._pipeline, self._labels, result.events
+        count = result.app.count
         for raw in batch:
             try:
                 event = pipeline(raw)
@@ -119,7 +119,7 @@ class EventEncoder:
             event_tags = event.get("tags")
             if event_tags:
                 result.tags.update(event_tags)
-            tally(observe(event))
+            count(labels(event))
             events.append(self._serialise(event, raw))
         return result
 

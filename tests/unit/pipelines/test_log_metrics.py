@@ -13,7 +13,7 @@ from pipelines import (
     MetricsExtractor,
     Observation,
 )
-from pipelines.metrics import status_class
+from pipelines.metrics import MetricsTally, status_class
 
 
 def request(
@@ -103,3 +103,29 @@ def test_specs() -> None:
     assert names["app_http_requests_total"].labels == ("service", "method", "status_class")
     assert names["app_log_events_total"].labels == ("service", "level")
     assert list(HTTP_DURATION_BUCKETS_S) == sorted(HTTP_DURATION_BUCKETS_S)
+
+
+def test_counting_labels_tallies_what_adding_observations_does() -> None:
+    """The runtime counts :meth:`MetricsExtractor.labels` (no named tuples per event): the same
+    tally as adding each :class:`Observation`."""
+    events: list[dict[str, Any]] = [
+        request(),
+        request(method="post", status=503),
+        request(method="BREW", status="x"),
+        request(duration=-1),
+        {"log": {"level": "warning"}},
+        {"http": {"request": {"method": "GET"}}},
+        {"service": {"name": "billing"}, "log": {"level": "nonsense"}},
+        {},
+    ]
+    extractor = MetricsExtractor()
+    added, counted = MetricsTally(), MetricsTally()
+    for event in events * 3:
+        added.add(extractor(event))
+        counted.count(extractor.labels(event))
+    assert counted.levels == added.levels and counted.levels
+    assert counted.requests == added.requests and counted.requests
+    assert {k: (v.counts, v.total) for k, v in counted.durations.items()} == {
+        k: (v.counts, v.total) for k, v in added.durations.items()
+    }
+    assert counted.durations
