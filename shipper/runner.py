@@ -67,7 +67,11 @@ class Shipper:
         self.source = FileSource(config.input, checkpoints)
         self._sink: Sink = build_sink(config.output.url, config.output.kafka)
         self._output_ok = True  # the last publish attempt (here or in a worker) succeeded
-        self._transformer: Transformer = build_transformer(config, self._publish_failed)
+        self._worker_lost: Exception | None = None
+        """Set when a transform worker exited under us: we stop, exit 1, resume on restart."""
+        self._transformer: Transformer = build_transformer(
+            config, self._lost_worker, self._publish_failed
+        )
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=config.queue_batches)
         self._in_flight: asyncio.Queue[Any] = asyncio.Queue()
         self._slots = asyncio.Semaphore(config.max_in_flight_batches)
@@ -121,15 +125,16 @@ class Shipper:
             )
         self.source.stop()
         try:
-            if crashed or self._refused is not None:
-                raise TimeoutError  # nothing to drain through a broken stage or a refusing output
+            if crashed or self._refused is not None or self._worker_lost is not None:
+                # nothing to drain through a broken stage, a refusing output or a lost worker
+                raise TimeoutError
             async with asyncio.timeout(self.config.drain_timeout_s):
                 await reader
                 await self._queue.put(_END)
                 await publisher
                 await settler
         except TimeoutError:
-            if self._refused is None:
+            if self._refused is None and self._worker_lost is None:
                 log.warning("drain timed out: unacknowledged lines are re-read on the next start")
         tasks = (
             reader,
@@ -145,13 +150,13 @@ class Shipper:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._save_checkpoint(force=True)
         await self._sink.close()
-        self._transformer.close()
+        await self._transformer.close()
         await self._server.close()
         self._store.unlock()
         log.info("shipper stopped", extra={"checkpoint": str(self._store.path)})
         if self._refused is not None:
             raise RefusedError(str(self._refused))
-        return 1 if crashed else 0
+        return 1 if crashed or self._worker_lost is not None else 0
 
     def request_stop(self) -> None:
         """Begin a graceful stop (what SIGTERM does)."""
@@ -258,6 +263,11 @@ class Shipper:
         self.metrics.output_up.labels(self._sink.name).set(1)
         self._output_ok = True
 
+    def _lost_worker(self, error: Exception) -> None:
+        log.error("stopping: %s", error)
+        self._worker_lost = error
+        self._stopping.set()
+
     def _publish_failed(self, events: int) -> None:
         self.metrics.events_failed.inc(events)
         self.metrics.output_up.labels(self._sink.name).set(0)
@@ -273,8 +283,8 @@ class Shipper:
             self._sink = build_sink(new.output.url, new.output.kafka)
             log.info("reload: output is now %s", self._sink.name)
         self.config = new
-        self._transformer.close()
-        self._transformer = build_transformer(new, self._publish_failed)
+        await self._transformer.close()
+        self._transformer = build_transformer(new, self._lost_worker, self._publish_failed)
 
     async def _connect(self) -> None:
         """Connect the output early (so /readyz tells the truth before the first line); retry."""

@@ -9,8 +9,12 @@ The transforms are pure Python and take most of the CPU of a shipper. One proces
   and the workers scale with the cores;
 * with the file or console output (one writer), a worker encodes and the main process writes.
 
-Batches cross the process boundary as columns of plain values (lists of bytes, str and int),
-which pickle about ten times faster than lists of dataclasses.
+A worker is a plain child process (:func:`shipper.transform_worker.main`) fed over a pipe:
+batches go to its stdin, its answers come back on its stdout, as length-prefixed pickle frames
+(:mod:`shipper.transform_worker`). Batches cross as columns of plain values (lists of bytes, str
+and int), which pickle about ten times faster than lists of dataclasses. A worker that exits
+fails what it held and every later batch, so the shipper stops with exit 1 and resumes from its
+checkpoint; a shipper that dies closes the pipes, and its workers exit.
 
 Delivery and order with publishing workers. A batch counts as delivered when its worker's
 producer has every record acknowledged (acks=all); the runner settles batches in the order they
@@ -25,27 +29,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import multiprocessing
 import os
-import threading
+import pickle
+import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing.queues import SimpleQueue
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipelines.types import RawLine
 from shipper.config import ShipperConfig
+from shipper.errors import LogferryError
 from shipper.pipeline import EncodedBatch, EncoderSettings, EventEncoder
 from shipper.sinks import OutgoingEvent
 from shipper.transform_worker import (
+    FRAME_HEADER_BYTES,
     PUBLISHING_PER_WORKER,
+    WORKER_COMMAND,
+    Batch,
+    Delivered,
+    Encoded,
     Failed,
-    Report,
+    Start,
     WorkerSettings,
     columns_of,
-    encode_and_publish,
-    encode_columns,
-    init_worker,
+    frame_size,
 )
 
 __all__ = [
@@ -53,12 +59,24 @@ __all__ = [
     "ProcessTransformer",
     "PublishingWorkers",
     "Transformer",
+    "WorkerDied",
     "build_transformer",
 ]
 
 
 FailureReport = Callable[[int], None]
 """Called with the size of a publish attempt that failed (in a worker), as it happens."""
+
+LossReport = Callable[[Exception], None]
+"""Called once when a worker exits under us: the shipper stops (exit 1) and resumes from its
+checkpoint on the next start, rather than wait for a batch the worker will never answer."""
+
+_STOP_WAIT_S = 5.0
+"""How long a worker has to exit once told to, before it is killed."""
+
+
+class WorkerDied(LogferryError):
+    """A transform worker exited while the shipper ran: what it held is not acknowledged."""
 
 
 class Transformer(Protocol):
@@ -67,11 +85,11 @@ class Transformer(Protocol):
     parallelism: int
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
-        """The batch transformed and serialised (and published, where `delivered` is set)."""
+        """The batch transformed and serialised (and published, where `delivery` is set)."""
         ...
 
-    def close(self) -> None:
-        """Release workers, if any."""
+    async def close(self) -> None:
+        """Stop the workers, if any."""
 
 
 class InlineTransformer:
@@ -85,109 +103,223 @@ class InlineTransformer:
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
         return self._encoder.encode(batch)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         return None
 
 
 # -- the main side -----------------------------------------------------------------------------
 
 
+class _Worker:
+    """One worker process and the batches it holds (sent, and not yet answered or delivered)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.holding: set[int] = set()
+        self.reader: asyncio.Task[None] | None = None
+
+    async def send(self, message: Start | Batch) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        stdin.write(len(data).to_bytes(FRAME_HEADER_BYTES, "big") + data)
+        await stdin.drain()  # a worker busy with its last batches pauses us, not the loop
+
+
+class _Workers:
+    """N worker processes: batches go to the one holding fewest; answers resolve futures."""
+
+    def __init__(
+        self,
+        config: ShipperConfig,
+        workers: int,
+        on_lost: LossReport,
+        on_failure: FailureReport | None,
+    ) -> None:
+        self._count = workers
+        self._start = Start(WorkerSettings.of(config), os.getpid(), on_failure is not None)
+        self._on_lost = on_lost
+        self._on_failure = on_failure
+        self._workers: list[_Worker] = []
+        self._starting: asyncio.Lock | None = None
+        self._batch_ids = itertools.count()
+        self._encoding: dict[int, asyncio.Future[Encoded]] = {}
+        self._delivering: dict[int, asyncio.Future[tuple[int, float]]] = {}
+        self._died: WorkerDied | None = None
+        self._closing = False
+
+    async def submit(
+        self, batch: list[RawLine]
+    ) -> tuple[Encoded, asyncio.Future[tuple[int, float]] | None]:
+        """Hand *batch* to a worker; its answer, and with publishing workers the future of
+        its acknowledgement."""
+        await self._started()
+        if self._died is not None:
+            raise self._died
+        loop = asyncio.get_running_loop()
+        worker = min(self._workers, key=lambda each: len(each.holding))
+        batch_id = next(self._batch_ids)
+        encoded = self._encoding[batch_id] = loop.create_future()
+        delivery = None
+        if self._on_failure is not None:
+            delivery = self._delivering[batch_id] = loop.create_future()
+        worker.holding.add(batch_id)  # before its answer can come
+        try:
+            await worker.send(Batch(batch_id, columns_of(batch)))
+            return await encoded, delivery
+        except (ConnectionError, BrokenPipeError):
+            raise self._died or WorkerDied("a transform worker closed its input") from None
+        except BaseException:
+            self._encoding.pop(batch_id, None)
+            raise
+
+    async def _started(self) -> None:
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            while len(self._workers) < self._count and not self._closing:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    *WORKER_COMMAND,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    limit=2**20,
+                )
+                worker = _Worker(process)
+                self._workers.append(worker)
+                worker.reader = asyncio.create_task(
+                    self._read(worker), name=f"worker-{process.pid}"
+                )
+                await worker.send(self._start)
+
+    async def _read(self, worker: _Worker) -> None:
+        stdout = worker.process.stdout
+        assert stdout is not None
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                size = frame_size(await stdout.readexactly(FRAME_HEADER_BYTES))
+                self._apply(worker, pickle.loads(await stdout.readexactly(size)))
+        code = await worker.process.wait()
+        if not self._closing:
+            self._lost(worker, code)
+
+    def _apply(self, worker: _Worker, report: Encoded | Delivered | Failed) -> None:
+        if isinstance(report, Failed):
+            if self._on_failure is not None:
+                self._on_failure(report.events)
+            return
+        if isinstance(report, Encoded):
+            if self._on_failure is None:  # the main process writes: the batch is done here
+                worker.holding.discard(report.batch_id)
+            settle: asyncio.Future[Encoded] | None = self._encoding.pop(report.batch_id, None)
+            if settle is not None and not settle.done():
+                settle.set_result(report)
+            return
+        worker.holding.discard(report.batch_id)
+        delivered = self._delivering.pop(report.batch_id, None)
+        if delivered is not None and not delivered.done():
+            delivered.set_result((report.events, report.seconds))
+
+    def _lost(self, worker: _Worker, code: int) -> None:
+        """A worker exited: fail what it held and every batch after, and tell the runner."""
+        first = self._died is None
+        self._died = WorkerDied(
+            f"transform worker {worker.process.pid} exited with code {code}; "
+            "its unacknowledged lines are read again on the next start"
+        )
+        for batch_id in worker.holding:
+            for futures in self._futures():
+                waiting = futures.pop(batch_id, None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_exception(self._died)
+                    waiting.exception()  # retrieved: the runner stops through on_lost
+        worker.holding.clear()
+        if first:
+            self._on_lost(self._died)
+
+    async def close(self) -> None:
+        """Close the workers' input (they exit), kill any that does not; cancel what waits."""
+        self._closing = True
+        for worker in self._workers:
+            if worker.process.stdin is not None:
+                worker.process.stdin.close()
+            if worker.holding and worker.process.returncode is None:
+                # Abandoned batches (a drain that timed out): a worker waiting for their
+                # acknowledgements would not read its input; they are re-read on the next start.
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.terminate()
+        for worker in self._workers:
+            try:
+                await asyncio.wait_for(worker.process.wait(), _STOP_WAIT_S)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.kill()
+                await worker.process.wait()
+            if worker.reader is not None:
+                worker.reader.cancel()
+                await asyncio.gather(worker.reader, return_exceptions=True)
+        for futures in self._futures():
+            for waiting in futures.values():
+                waiting.cancel()
+            futures.clear()
+
+    def _futures(self) -> tuple[dict[int, asyncio.Future[Any]], ...]:
+        """What waits for the workers: answers, and acknowledgements."""
+        return self._encoding, self._delivering
+
+
 class ProcessTransformer:
     """Encodes in `workers` processes; results come back in the order batches were given."""
 
-    def __init__(self, config: ShipperConfig, workers: int) -> None:
+    def __init__(self, config: ShipperConfig, workers: int, on_lost: LossReport) -> None:
         # One batch more than workers: each worker has the next batch queued while the main
         # process collects the one before, so no worker waits on the main process.
         self.parallelism = workers + 1
-        self._executor = _pool(config, workers, None)
+        self._workers = _Workers(config, workers, on_lost, None)
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
-        loop = asyncio.get_running_loop()
-        columns = columns_of(batch)
-        events, encoded = await loop.run_in_executor(self._executor, encode_columns, columns)
-        encoded.events = [OutgoingEvent(*event) for event in events]
+        answer, _ = await self._workers.submit(batch)
+        encoded = answer.batch
+        encoded.events = [OutgoingEvent(*event) for event in answer.events or ()]
         return encoded
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    async def close(self) -> None:
+        await self._workers.close()
 
 
 class PublishingWorkers:
     """Encodes and publishes in `workers` processes (Kafka output); see the module docstring.
 
-    A worker returns a batch's tallies as soon as it is encoded, and reports the batch's
-    acknowledgement later, through a queue that a thread of the main process reads: the batch's
-    ``delivery`` future resolves then. Failed attempts come the same way while they happen, so an
-    outage shows in the metrics and in /readyz.
+    A worker answers a batch with its tallies as soon as it is encoded, and reports the batch's
+    acknowledgement later: the batch's ``delivery`` future resolves then. Failed attempts come
+    the same way while they happen, so an outage shows in the metrics and in /readyz.
     """
 
-    def __init__(self, config: ShipperConfig, workers: int, on_failure: FailureReport) -> None:
+    def __init__(
+        self, config: ShipperConfig, workers: int, on_lost: LossReport, on_failure: FailureReport
+    ) -> None:
         # Each worker encodes one batch while up to two of its own wait for acknowledgements.
         self.parallelism = workers * (1 + PUBLISHING_PER_WORKER)
-        context = multiprocessing.get_context("spawn")
-        self._reports: SimpleQueue[Report | None] = context.SimpleQueue()
-        self._executor = _pool(config, workers, self._reports)
-        self._on_failure = on_failure
-        self._batch_ids = itertools.count()
-        self._waiting: dict[int, asyncio.Future[tuple[int, float]]] = {}
-        self._reader: threading.Thread | None = None
-
-    def _read_reports(self, loop: asyncio.AbstractEventLoop) -> None:
-        while (report := self._reports.get()) is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed under us: stopping
-                loop.call_soon_threadsafe(self._apply, report)
-
-    def _apply(self, report: Report) -> None:
-        if isinstance(report, Failed):
-            self._on_failure(report.events)
-            return
-        waiting = self._waiting.pop(report.batch_id, None)
-        if waiting is not None and not waiting.done():
-            waiting.set_result((report.events, report.seconds))
+        self._workers = _Workers(config, workers, on_lost, on_failure)
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
-        loop = asyncio.get_running_loop()
-        if self._reader is None:  # reports go to the loop the batches come from
-            self._reader = threading.Thread(
-                target=self._read_reports, args=(loop,), name="worker-reports", daemon=True
-            )
-            self._reader.start()
-        batch_id = next(self._batch_ids)
-        delivery = self._waiting[batch_id] = loop.create_future()  # before the report can come
-        try:
-            encoded = await loop.run_in_executor(
-                self._executor, encode_and_publish, batch_id, columns_of(batch)
-            )
-        except BaseException:
-            del self._waiting[batch_id]
-            raise
+        answer, delivery = await self._workers.submit(batch)
+        encoded = answer.batch
         encoded.delivery = delivery
         return encoded
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Stop the workers; the runner has waited for every delivery before (see run())."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        self._reports.put(None)
-        for waiting in self._waiting.values():
-            waiting.cancel()
+        await self._workers.close()
 
 
-def _pool(
-    config: ShipperConfig, workers: int, reports: SimpleQueue[Report | None] | None
-) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),  # no fork of a running event loop
-        initializer=init_worker,
-        initargs=(WorkerSettings.of(config), os.getpid(), reports),
-    )
-
-
-def build_transformer(config: ShipperConfig, on_failure: FailureReport) -> Transformer:
+def build_transformer(
+    config: ShipperConfig, on_lost: LossReport, on_failure: FailureReport
+) -> Transformer:
     """Inline without workers; with workers, publishing workers for the Kafka output (the
     file and console outputs have one writer: the main process)."""
     if config.transform_workers == 0:
         return InlineTransformer(config)
     if config.output.url.startswith("kafka://"):
-        return PublishingWorkers(config, config.transform_workers, on_failure)
-    return ProcessTransformer(config, config.transform_workers)
+        return PublishingWorkers(config, config.transform_workers, on_lost, on_failure)
+    return ProcessTransformer(config, config.transform_workers, on_lost)

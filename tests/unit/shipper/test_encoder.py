@@ -142,11 +142,13 @@ async def test_worker_processes_encode_exactly_like_the_main_process() -> None:
         ),
     ]
     inline = await InlineTransformer(config).encode(batch)
-    pool = ProcessTransformer(config, workers=1)
+    lost: list[Exception] = []
+    pool = ProcessTransformer(config, workers=1, on_lost=lost.append)
     try:
         in_worker = await pool.encode(batch)
     finally:
-        pool.close()
+        await pool.close()
+    assert lost == []
 
     def without_read_time(events: list[OutgoingEvent]) -> list[tuple[Any, bytes, str]]:
         decoded = []
