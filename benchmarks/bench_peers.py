@@ -164,6 +164,8 @@ class Tool:
     record_id: Callable[[dict[str, Any]], str]
     enriched: Callable[[dict[str, Any]], bool]
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    """Where the command runs (a baseline checkout: ``-m shipper`` imports from there)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +259,9 @@ def rsyslog_version() -> str:
 # logferry
 
 
-def shipper_tool(name: str, log: Path, bootstrap: str, workers: int) -> Tool:
+def shipper_tool(
+    name: str, log: Path, bootstrap: str, workers: int, checkout: Path | None = None
+) -> Tool:
     def start(run_dir: Path, topic: str) -> list[str]:
         config = {
             "transform_workers": workers,
@@ -283,7 +287,20 @@ def shipper_tool(name: str, log: Path, bootstrap: str, workers: int) -> Tool:
         start,
         record_id=lambda doc: doc["http"]["request"]["id"],
         enriched=lambda doc: "@timestamp" in doc and doc.get("ecs", {}).get("version") is not None,
+        env={"PYTHONPATH": str(checkout)} if checkout else {},
+        cwd=checkout,
     )
+
+
+def baseline_name(name: str, checkout: Path) -> str:
+    """*name* of a tool run from another checkout, with that checkout's commit."""
+    done = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return name.replace("logferry", f"logferry@{done.stdout.strip() or checkout.name}", 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,7 +378,11 @@ def run_kafka(
                 neighbours = Neighbours(broker_pid)
                 started = time.perf_counter()
                 proc = subprocess.Popen(
-                    command, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **tool.env}
+                    command,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, **tool.env},
+                    cwd=tool.cwd,
                 )
             tree = ProcessTree(proc.pid)
             first: float | None = None
@@ -632,6 +653,14 @@ def print_table(
     help="Give up on a run after this many seconds without a new record.",
 )
 @click.option(
+    "--baseline",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help=(
+        "Another logferry checkout (say `git worktree add /tmp/base <commit>`) measured in the"
+        " same rounds, with the same settings: a before/after from one run."
+    ),
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -652,6 +681,7 @@ def main(
     settle_timeout: float,
     retries: int,
     stall_timeout: float,
+    baseline: Path | None,
     json_path: Path | None,
 ) -> None:
     """Side by side: rsyslog and logferry tailing the same file into Kafka, and an orjson ceiling."""
@@ -675,6 +705,11 @@ def main(
             tools.append(rsyslog_tool(log, kafka, queue))
         tools.append(shipper_tool(INLINE, log, kafka, 0))
         tools.extend(shipper_tool(workers_name(w), log, kafka, w) for w in workers)
+        if baseline is not None:
+            tools.extend(
+                shipper_tool(baseline_name(name, baseline), log, kafka, w, baseline)
+                for name, w in [(INLINE, 0), *((workers_name(w), w) for w in workers)]
+            )
         tools.append(None)
         order = [t.name if t else CEILING for t in tools]
         if _is_local(kafka) and find_process("kafka.Kafka") is None:
