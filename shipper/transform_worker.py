@@ -18,6 +18,8 @@ the main process is gone (:func:`_die_with_parent`, for a worker busy elsewhere)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import pickle
 import signal
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from shipper.config import ShipperConfig
 
 __all__ = [
+    "PIPE_BYTES",
     "PUBLISHING_PER_WORKER",
     "WORKER_COMMAND",
     "Batch",
@@ -62,6 +65,10 @@ PUBLISHING_PER_WORKER = 2
 WORKER_COMMAND = ("-c", "from shipper.transform_worker import main; main()")
 """A worker's arguments to the interpreter (not ``-m``: the frames' classes must unpickle as this
 module's, not a second copy's named ``__main__``)."""
+
+PIPE_BYTES = 1 << 20
+"""The capacity asked for a worker's pipes (Linux' default limit for a user): a whole batch fits,
+so it crosses in one write instead of waiting in the writer's memory for the reader."""
 
 _HEADER = struct.Struct(">I")  # a frame's length; a batch is well under 4 GiB
 
@@ -272,6 +279,8 @@ def main() -> None:
     # The frames get stdout to themselves: whatever else prints goes to stderr with the logs.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    with contextlib.suppress(OSError):  # a batch's events back in one write (a smaller pipe: more)
+        fcntl.fcntl(replies.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     serve(sys.stdin.buffer, replies)
     # Publisher threads may still hold unacknowledged batches: the main process re-reads them.
     os._exit(0)

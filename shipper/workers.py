@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import itertools
 import os
 import pickle
@@ -42,6 +43,7 @@ from shipper.pipeline import EncodedBatch, EncoderSettings, EventEncoder
 from shipper.sinks import OutgoingEvent
 from shipper.transform_worker import (
     FRAME_HEADER_BYTES,
+    PIPE_BYTES,
     PUBLISHING_PER_WORKER,
     WORKER_COMMAND,
     Batch,
@@ -70,6 +72,11 @@ FailureReport = Callable[[int], None]
 LossReport = Callable[[Exception], None]
 """Called once when a worker exits under us: the shipper stops (exit 1) and resumes from its
 checkpoint on the next start, rather than wait for a batch the worker will never answer."""
+
+_QUEUED_PER_WORKER = 2
+"""Batches sent to a worker and not yet answered, at most: the one it encodes and the next, so
+it never waits for us. The others wait here as the lines they are (a batch pickled and parked in
+a pipe's buffer was a second copy of it: ~7 MB more in the main process with two workers)."""
 
 _STOP_WAIT_S = 5.0
 """How long a worker has to exit once told to, before it is killed."""
@@ -116,13 +123,21 @@ class _Worker:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.holding: set[int] = set()
+        """Batches sent and not yet answered, or (publishing) not yet acknowledged."""
+        self.unanswered = 0
         self.reader: asyncio.Task[None] | None = None
+        stdin = process.stdin
+        assert stdin is not None
+        with contextlib.suppress(OSError):  # a smaller pipe only costs more writes
+            fcntl.fcntl(stdin.get_extra_info("pipe").fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
     async def send(self, message: Start | Batch) -> None:
         stdin = self.process.stdin
         assert stdin is not None
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        stdin.write(len(data).to_bytes(FRAME_HEADER_BYTES, "big") + data)
+        stdin.write(len(data).to_bytes(FRAME_HEADER_BYTES, "big"))
+        stdin.write(data)  # what the pipe does not take now, the transport copies
+        del data
         await stdin.drain()  # a worker busy with its last batches pauses us, not the loop
 
 
@@ -147,6 +162,8 @@ class _Workers:
         self._delivering: dict[int, asyncio.Future[tuple[int, float]]] = {}
         self._died: WorkerDied | None = None
         self._closing = False
+        self._room = asyncio.Event()
+        """Set when a worker answered (or one was lost): a batch waiting for room looks again."""
 
     async def submit(
         self, batch: list[RawLine]
@@ -154,24 +171,39 @@ class _Workers:
         """Hand *batch* to a worker; its answer, and with publishing workers the future of
         its acknowledgement."""
         await self._started()
+        columns = columns_of(batch)
+        del batch  # the lines' bytes stay, in the columns; not their RawLines
+        while not self._free():
+            self._room.clear()
+            await self._room.wait()
         if self._died is not None:
             raise self._died
+        if self._closing:
+            raise WorkerDied("the transform workers are stopping")
         loop = asyncio.get_running_loop()
-        worker = min(self._workers, key=lambda each: len(each.holding))
+        worker = min(self._workers, key=lambda each: (each.unanswered, len(each.holding)))
         batch_id = next(self._batch_ids)
         encoded = self._encoding[batch_id] = loop.create_future()
         delivery = None
         if self._on_failure is not None:
             delivery = self._delivering[batch_id] = loop.create_future()
         worker.holding.add(batch_id)  # before its answer can come
+        worker.unanswered += 1
         try:
-            await worker.send(Batch(batch_id, columns_of(batch)))
+            await worker.send(Batch(batch_id, columns))
+            del columns
             return await encoded, delivery
         except (ConnectionError, BrokenPipeError):
             raise self._died or WorkerDied("a transform worker closed its input") from None
         except BaseException:
             self._encoding.pop(batch_id, None)
             raise
+
+    def _free(self) -> bool:
+        """Whether a worker can take a batch now (or there is an error to raise)."""
+        if self._died is not None or self._closing:
+            return True
+        return any(worker.unanswered < _QUEUED_PER_WORKER for worker in self._workers)
 
     async def _started(self) -> None:
         if self._starting is None:
@@ -209,6 +241,8 @@ class _Workers:
                 self._on_failure(report.events)
             return
         if isinstance(report, Encoded):
+            worker.unanswered -= 1
+            self._room.set()
             if self._on_failure is None:  # the main process writes: the batch is done here
                 worker.holding.discard(report.batch_id)
             settle: asyncio.Future[Encoded] | None = self._encoding.pop(report.batch_id, None)
@@ -234,12 +268,14 @@ class _Workers:
                     waiting.set_exception(self._died)
                     waiting.exception()  # retrieved: the runner stops through on_lost
         worker.holding.clear()
+        self._room.set()
         if first:
             self._on_lost(self._died)
 
     async def close(self) -> None:
         """Close the workers' input (they exit), kill any that does not; cancel what waits."""
         self._closing = True
+        self._room.set()
         for worker in self._workers:
             if worker.process.stdin is not None:
                 worker.process.stdin.close()

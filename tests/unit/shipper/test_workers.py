@@ -93,3 +93,30 @@ async def test_ctrl_c_is_the_main_process_s_alone(tmp_path: Path) -> None:
     finally:
         await pool.close()
     assert lost == []
+
+
+async def test_batches_for_a_busy_worker_wait_as_lines_not_as_pickles(tmp_path: Path) -> None:
+    """A worker holds the batch it encodes and the next; more would wait pickled in the main
+    process (the pipe takes about one): a second copy of each, megabytes with real batches."""
+    lost: list[Exception] = []
+    config = load_config(
+        overrides={"transform_workers": 1, "output": {"url": f"file://{tmp_path}/out.ndjson"}},
+        environ={},
+    )
+    pool = ProcessTransformer(config, 1, lost.append)
+    big = [_batch(n * 2000, size=2000) for n in range(6)]  # ~130 KB pickled each
+    try:
+        await pool.encode(_batch(0))
+        (worker,) = _children()
+        worker.send_signal(signal.SIGSTOP)
+        waiting = [asyncio.create_task(pool.encode(batch)) for batch in big]
+        await asyncio.sleep(0.5)
+        (stdin,) = [each.process.stdin for each in pool._workers._workers]
+        assert stdin is not None
+        assert stdin.transport.get_write_buffer_size() == 0  # two batches fit in the pipe
+        worker.send_signal(signal.SIGCONT)
+        answers = await asyncio.gather(*waiting)
+        assert [len(answer.events) for answer in answers] == [2000] * 6
+    finally:
+        await pool.close()
+    assert lost == []
