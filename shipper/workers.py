@@ -47,6 +47,7 @@ from shipper.transform_worker import (
     PUBLISHING_PER_WORKER,
     WORKER_COMMAND,
     Batch,
+    Columns,
     Delivered,
     Encoded,
     Failed,
@@ -166,13 +167,11 @@ class _Workers:
         """Set when a worker answered (or one was lost): a batch waiting for room looks again."""
 
     async def submit(
-        self, batch: list[RawLine]
+        self, columns: Columns
     ) -> tuple[Encoded, asyncio.Future[tuple[int, float]] | None]:
-        """Hand *batch* to a worker; its answer, and with publishing workers the future of
+        """Hand a batch to a worker; its answer, and with publishing workers the future of
         its acknowledgement."""
         await self._started()
-        columns = columns_of(batch)
-        del batch  # the lines' bytes stay, in the columns; not their RawLines
         while not self._free():
             self._room.clear()
             await self._room.wait()
@@ -314,7 +313,9 @@ class ProcessTransformer:
         self._workers = _Workers(config, workers, on_lost, None)
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
-        answer, _ = await self._workers.submit(batch)
+        columns = columns_of(batch)
+        del batch  # while it waits for a worker: its lines' bytes, in the columns, not RawLines
+        answer, _ = await self._workers.submit(columns)
         encoded = answer.batch
         encoded.events = [OutgoingEvent(*event) for event in answer.events or ()]
         return encoded
@@ -339,7 +340,9 @@ class PublishingWorkers:
         self._workers = _Workers(config, workers, on_lost, on_failure)
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
-        answer, delivery = await self._workers.submit(batch)
+        columns = columns_of(batch)
+        del batch  # while it waits for a worker: its lines' bytes, in the columns, not RawLines
+        answer, delivery = await self._workers.submit(columns)
         encoded = answer.batch
         encoded.delivery = delivery
         return encoded
