@@ -143,7 +143,8 @@ class _Worker:
 
 
 class _Workers:
-    """N worker processes: batches go to the one holding fewest; answers resolve futures."""
+    """N worker processes: a batch goes to the one with fewest unanswered (at most
+    :data:`_QUEUED_PER_WORKER` each); their answers and reports resolve futures."""
 
     def __init__(
         self,
