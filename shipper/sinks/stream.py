@@ -25,6 +25,10 @@ class _StreamSink:
     def __init__(self) -> None:
         self._stream: BinaryIO | None = None
         self._healthy = False
+        # One batch written at a time, in the order published: batches written concurrently
+        # (several are in flight) landed out of order, and a failed batch, cut back to where
+        # it began, cut off a batch written after it and already acknowledged.
+        self._writing = asyncio.Lock()
 
     def _open(self) -> BinaryIO:
         raise NotImplementedError
@@ -40,16 +44,17 @@ class _StreamSink:
         self._healthy = True
 
     async def publish(self, events: Sequence[OutgoingEvent]) -> None:
-        if self._stream is None:
-            await self.start()
-        assert self._stream is not None
         payload = b"".join(event.value + b"\n" for event in events)
-        try:
-            # Blocking writes (and fsync) off the event loop, so reading and metrics go on.
-            await asyncio.to_thread(self._write, self._stream, payload)
-        except OSError as exc:
-            self._healthy = False
-            raise SinkError(f"{self.name}: {exc}") from exc
+        async with self._writing:
+            if self._stream is None:
+                await self.start()
+            assert self._stream is not None
+            try:
+                # Blocking writes (and fsync) off the event loop, so reading and metrics go on.
+                await asyncio.to_thread(self._write, self._stream, payload)
+            except OSError as exc:
+                self._healthy = False
+                raise SinkError(f"{self.name}: {exc}") from exc
         self._healthy = True
 
     def _write(self, stream: BinaryIO, payload: bytes) -> None:
