@@ -9,6 +9,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
+
 from tests.integration.support import LogWriter, ShipperProcess, wait_for
 from tests.prometheus_text import sample_value
 
@@ -78,3 +80,22 @@ def test_transform_workers_ship_everything_and_leave_no_process(
     shipper.kill9()  # even without a clean stop, the workers must not outlive the shipper
     # is_running() holds for a zombie too: gone means gone from the process table.
     wait_for(lambda: not any(worker.is_running() for worker in workers), timeout_s=10)
+
+
+def test_the_file_output_keeps_the_read_order_with_workers(
+    tmp_path: Path, logs_dir: Path, shipper_factory: Callable[..., ShipperProcess]
+) -> None:
+    """Batches encoded by two workers and in flight together reach the file in read order (they
+    were written concurrently, and could land out of order)."""
+    lines = 20_000
+    LogWriter(logs_dir / "app.log").write(lines)
+    out = tmp_path / "out.ndjson"
+    shipper = shipper_factory(
+        transform_workers=2, input={"batch_max_lines": 250}, output={"url": f"file://{out}"}
+    )
+    shipper.start()
+    wait_for(lambda: shipper.metric("logferry_shipper_events_published_total") == lines)
+    assert shipper.stop() == 0
+    offsets = [orjson.loads(line)["log"]["offset"] for line in out.read_bytes().splitlines()]
+    assert len(offsets) == lines
+    assert offsets == sorted(offsets)
