@@ -1,5 +1,5 @@
-"""The file output keeps whole lines only (issue 11, item 3); the full disk itself is in
-tests/integration/sinks/test_file_sink_full_disk.py."""
+"""The file output keeps whole lines only (issue 11, item 3) and writes the batches in flight one
+at a time, in order; the full disk itself is in tests/integration/sinks/test_file_sink_full_disk.py."""
 
 from __future__ import annotations
 
