@@ -86,6 +86,9 @@ class Indexer:
         self._crashed: BaseException | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._committed: dict[int, int] = {}
+        # Ours from assignment to revocation. aiokafka's assignment() still names revoked
+        # partitions while the group re-forms, which can take seconds: see _measure_lag.
+        self._owned: set[int] = set()
         self._rebalances = 0  # bumped at each revocation and assignment: see _measure_lag
         self._ready_checks = {"elasticsearch": False, "kafka": False, "templates": False}
         self._server = StatusServer(config.metrics_addr, self.metrics.registry, self._readiness)
@@ -386,6 +389,7 @@ class Indexer:
                 "not committed (already-written documents are answered 409 and skipped)"
             )
         await self._commit(partitions)
+        self._owned -= partitions
         self._tracker.reset(partitions)
         for partition in partitions:
             self._committed.pop(partition, None)
@@ -398,6 +402,7 @@ class Indexer:
     async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         partitions = {tp.partition for tp in assigned if tp.topic == self._topic}
         self._tracker.reset(partitions)  # consumption restarts at the committed offsets
+        self._owned = partitions
         for partition in partitions:
             self._committed.pop(partition, None)
         self._rebalances += 1
@@ -415,7 +420,7 @@ class Indexer:
         consumer = self._consumer
         if consumer is None:
             return
-        assignment = [tp for tp in consumer.assignment() if tp.topic == self._topic]
+        assignment = [TopicPartition(self._topic, partition) for partition in sorted(self._owned)]
         if not assignment:
             return
         # A rebalance during an await below makes the answers stale: a partition revoked

@@ -57,6 +57,7 @@ async def test_a_measurement_overtaken_by_a_rebalance_leaves_no_stale_series() -
 
     consumer = Consumer(rebalance)
     indexer._consumer = consumer  # the calls it makes, no more
+    await indexer._on_assigned({P0, P1})
     await indexer._measure_lag()
     assert _lag_series(indexer) == {}  # dropped, not written for partitions it no longer holds
 
@@ -68,3 +69,25 @@ async def test_a_measurement_overtaken_by_a_rebalance_leaves_no_stale_series() -
 
 async def _nothing() -> None:
     return None
+
+
+async def test_a_measurement_between_revocation_and_assignment_leaves_no_stale_series() -> None:
+    """aiokafka's ``assignment()`` still names the revoked partitions while the group re-forms
+    (seconds, while the other members rejoin): a measurement then must not bring back the series
+    of a partition this member is about to lose, nor remember the old owner's commit for it."""
+    indexer = Indexer(IndexerConfig(kafka={"url": f"kafka://127.0.0.1:9092/{TOPIC}"}))
+    consumer = Consumer(_nothing)
+    indexer._consumer = consumer
+    await indexer._on_assigned({P0, P1})
+    await indexer._measure_lag()
+    assert _lag_series(indexer) == {"0": 400, "1": 400}
+
+    await indexer._on_revoked({P0, P1})  # the group re-forms; assignment() still says {P0, P1}
+    await indexer._measure_lag()  # a whole measurement inside the join window
+    await indexer._on_assigned({P0})  # P1 went to another member
+    consumer.assigned = {P0}
+    assert _lag_series(indexer) == {}
+    assert 1 not in indexer._committed
+
+    await indexer._measure_lag()
+    assert _lag_series(indexer) == {"0": 400}
