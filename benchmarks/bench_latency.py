@@ -2,9 +2,10 @@
 
 A writer appends python-json-logger lines to a file at a steady rate; the real `shipper run`
 tails it into Kafka and the real `shipper index` writes Elasticsearch. Probers pick the line
-just written, note when, and search for it (by its ``log.offset``, without forcing a refresh:
-what a user's search sees) until it is found. Prints the latency percentiles; the issue's target
-is p99 <= 2 s at 5,000 lines/s.
+just written (each line by one prober only), note when, and search for it (by its
+``log.offset``, without forcing a refresh: what a user's search sees) until it is found. Prints
+the latency percentiles, and the first line apart (it waits for the day's index to be created);
+the issue's target is p99 <= 2 s at 5,000 lines/s.
 
     python benchmarks/bench_latency.py --rate 5000 --seconds 60
 """
@@ -69,14 +70,22 @@ class Writer(threading.Thread):
 
 
 async def probe(
-    es: AsyncElasticsearch, index: str, writer: Writer, samples: list[float], timeout_s: float
+    es: AsyncElasticsearch,
+    index: str,
+    writer: Writer,
+    samples: dict[int, float],
+    timeout_s: float,
 ) -> None:
-    """Until the writer stops: take the line just written, search until it is found."""
+    """Until the writer stops: take the line just written, search until it is found.
+
+    Each line is probed once: probers that took the same line would count its latency several
+    times (at the start all of them take the first line, the one that creates the day's index)."""
     while not writer.done.is_set():
-        if writer.latest is None:
-            await asyncio.sleep(0.05)
+        if writer.latest is None or writer.latest[0] in samples:
+            await asyncio.sleep(0.005)
             continue
         offset, written_at = writer.latest
+        samples[offset] = float("inf")  # taken; not found in time unless replaced below
         while time.monotonic() - written_at < timeout_s:
             try:
                 found = await es.count(
@@ -89,11 +98,9 @@ async def probe(
                 await asyncio.sleep(0.02)
                 continue
             if found["count"]:
-                samples.append(time.monotonic() - written_at)
+                samples[offset] = time.monotonic() - written_at
                 break
             await asyncio.sleep(0.02)
-        else:
-            samples.append(float("inf"))  # not found in time: counts against the percentiles
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -135,7 +142,7 @@ async def _run(
         }
         indexer, _ = _start(workdir, "index", _indexer_config(kafka, topic, es_url, prefix), "ix")
         shipper, _ = _start(workdir, "run", shipper_config, "shipper")
-        samples: list[float] = []
+        samples: dict[int, float] = {}  # offset of a probed line -> its latency
         try:
             await asyncio.sleep(5)  # both connected, the templates installed
             writer = Writer(log, rate, seconds)
@@ -153,14 +160,27 @@ async def _run(
             await es.close()
     if not samples:
         raise click.ClickException("no probe completed")
-    lost = sum(1 for s in samples if s == float("inf"))
+    _report(list(samples.values()), writer.written / seconds, timeout_s)
+
+
+def _report(latencies: list[float], rate: float, timeout_s: float) -> None:
+    """Percentiles over every probed line; the first one (it waits for the day's index to be
+    created, once a day per service) is also shown alone, and the rest without it."""
+    lost = sum(1 for s in latencies if s == float("inf"))
+    found = [s for s in latencies if s != float("inf")]
     click.echo(
-        f"{len(samples)} probes at {writer.written / seconds:,.0f} lines/s: "
-        f"p50 {_percentile(samples, 0.5):.2f} s, p90 {_percentile(samples, 0.9):.2f} s, "
-        f"p99 {_percentile(samples, 0.99):.2f} s, max {max(samples):.2f} s, "
-        f"mean {statistics.fmean(s for s in samples if s != float('inf')):.2f} s"
+        f"{len(latencies)} probes at {rate:,.0f} lines/s: "
+        f"p50 {_percentile(latencies, 0.5):.2f} s, p90 {_percentile(latencies, 0.9):.2f} s, "
+        f"p99 {_percentile(latencies, 0.99):.2f} s, max {max(latencies):.2f} s"
+        + (f", mean {statistics.fmean(found):.2f} s" if found else "")
         + (f", {lost} not found within {timeout_s:.0f} s" if lost else "")
     )
+    if len(latencies) > 1:
+        rest = latencies[1:]
+        click.echo(
+            f"  the first line (it creates the day's index): {latencies[0]:.2f} s; "
+            f"the other {len(rest)}: p99 {_percentile(rest, 0.99):.2f} s, max {max(rest):.2f} s"
+        )
 
 
 if __name__ == "__main__":
