@@ -7,17 +7,16 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
 from shipper.errors import RefusedError
 from shipper.indexer.config import KafkaInputConfig
-from shipper.indexer.documents import KafkaRecord
 from shipper.sinks.kafka_errors import diagnose
 
-__all__ = ["RebalanceHandler", "build_consumer", "kafka_reachable", "to_record"]
+__all__ = ["RebalanceHandler", "build_consumer", "kafka_reachable"]
 
 PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
 
@@ -94,16 +93,3 @@ async def kafka_reachable(config: KafkaInputConfig, timeout_s: float = 5.0) -> b
     finally:
         await client.close()
     return True
-
-
-def to_record(record: ConsumerRecord) -> KafkaRecord:
-    """The indexer's view of an aiokafka record."""
-    return KafkaRecord(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key,
-        value=record.value,
-        headers=record.headers,
-        timestamp_ms=record.timestamp,
-    )

@@ -62,7 +62,7 @@ class DeadLetters:
         intended_index: str | None = None,
         service: str | None = None,
     ) -> Document:
-        published = utc_iso(record.timestamp_ms / 1000)
+        published = utc_iso(record.timestamp / 1000)
         value = record.value or b""
         try:
             original = value.decode("utf-8")
@@ -138,7 +138,7 @@ class DeadLetters:
         record = document.record
         value = (record.value or b"").decode("utf-8", "backslashreplace")
         source = {
-            "@timestamp": utc_iso(record.timestamp_ms / 1000),
+            "@timestamp": utc_iso(record.timestamp / 1000),
             "event": {"original": value},
             "error": {"type": error_type, "message": error_message[:2000]},
         }

@@ -34,7 +34,7 @@ from shipper.http import StatusServer
 from shipper.indexer.batch import Batch, BatchBuilder
 from shipper.indexer.bulk import BulkWriter
 from shipper.indexer.config import IndexerConfig
-from shipper.indexer.consumer import RebalanceHandler, build_consumer, kafka_reachable, to_record
+from shipper.indexer.consumer import RebalanceHandler, build_consumer, kafka_reachable
 from shipper.indexer.deadletter import DeadLetters
 from shipper.indexer.documents import DayWindow, Decoder, Document, KafkaRecord
 from shipper.indexer.es import build_client, describe_error, detect_features
@@ -264,7 +264,7 @@ class Indexer:
                 metrics.records_consumed.inc(len(records))
                 for raw in records:
                     tracker.add(tp.partition, raw.offset)
-                    for batch in builder.add(self._decode(to_record(raw))):
+                    for batch in builder.add(self._decode(raw)):
                         self._ready.append(batch)
             if self._decoder.parsed:
                 metrics.records_parsed.inc(self._decoder.parsed)

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import orjson
+from aiokafka import ConsumerRecord
 from elasticsearch import AsyncElasticsearch
 
 from pipelines.route import RouteConfig, Router
 from shipper.backoff import Backoff
 from shipper.indexer.bulk import BulkWriter
 from shipper.indexer.deadletter import DeadLetters
-from shipper.indexer.documents import Document, KafkaRecord
+from shipper.indexer.documents import Document
 from shipper.indexer.metrics import IndexerMetrics
 from tests.integration.indexer.support import (
     EventFactory,
@@ -114,9 +115,8 @@ async def test_issue11_item7_a_bulk_elasticsearch_refuses_whole_is_split_to_the_
 
     def doc(offset: int, event_id: str) -> Document:
         value = orjson.dumps({"message": f"m{offset}", "event": {"id": event_id}})
-        record = KafkaRecord(
-            "t", 0, offset, None, value, [], int(datetime.now(UTC).timestamp() * 1000)
-        )
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        record = ConsumerRecord("t", 0, offset, now_ms, 0, None, value, None, -1, len(value), ())
         index = router.index_for({"@timestamp": datetime.now(UTC).isoformat()})
         return Document(index, event_id, value, 0, offset, record)
 
