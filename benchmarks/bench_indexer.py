@@ -47,9 +47,13 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from benchlib import baseline_name
 from elasticsearch import AsyncElasticsearch
 
 from loadtest.harness.launch import free_port
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+"""The checkout this benchmark is in: its indexer is the one measured (besides --baseline's)."""
 
 _LEVELS = ["INFO"] * 8 + ["WARNING", "ERROR"]
 _PATHS = ["/orders", "/orders/search", "/checkout", "/health", "/orders/{id}"]
@@ -113,8 +117,10 @@ class Steady:
 
 
 def _start(
-    workdir: Path, command: str, config: dict[str, Any], name: str
+    workdir: Path, command: str, config: dict[str, Any], name: str, checkout: Path = CHECKOUT
 ) -> tuple[subprocess.Popen[bytes], int]:
+    """Start *checkout*'s ``shipper COMMAND`` (``-m shipper`` imports the package PYTHONPATH
+    names first, whichever checkout the environment has installed)."""
     port = free_port()
     path = workdir / f"{name}.yml"
     path.write_text(yaml.safe_dump({**config, "metrics_addr": f"127.0.0.1:{port}"}))
@@ -124,7 +130,11 @@ def _start(
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": str(checkout),
+        },
     )
     return proc, port
 
@@ -329,6 +339,7 @@ async def indexer_alone(
     es_url: str,
     es: AsyncElasticsearch,
     legacy_headers: bool = False,
+    checkout: Path = CHECKOUT,
 ) -> Run:
     lines = len(records)
     prefix, topic = f"bench-{uuid.uuid4().hex[:8]}", f"bench-{uuid.uuid4().hex[:8]}"
@@ -338,7 +349,11 @@ async def indexer_alone(
         await _publish(kafka, topic, records)
         started = time.monotonic()
         indexer, port = _start(
-            workdir, "index", _indexer_config(kafka, topic, es_url, prefix), "indexer-alone"
+            workdir,
+            "index",
+            _indexer_config(kafka, topic, es_url, prefix),
+            "indexer-alone",
+            checkout,
         )
         steady = await _wait_for_indexer(es, f"{prefix}-orders-*", lines, 600, indexer, port)
         elapsed = time.monotonic() - started
@@ -349,7 +364,8 @@ async def indexer_alone(
         await _cleanup(es, prefix)
         await _topic(kafka, topic, create=False)
     what = "older shipper's headers: parsed" if legacy_headers else "routing headers: spliced"
-    return Run(f"(b) topic -> indexer -> ES ({what})", lines, elapsed, rss, cpu, steady)
+    indexer_name = "indexer" if checkout == CHECKOUT else baseline_name("logferry", checkout)
+    return Run(f"(b) topic -> {indexer_name} -> ES ({what})", lines, elapsed, rss, cpu, steady)
 
 
 async def _publish(kafka: str, topic: str, records: list[Record]) -> None:
@@ -484,8 +500,20 @@ def _median(runs: list[Run]) -> Run:
     help="Rounds of (b), (c) and (d), each round in another order; the run with the median rate "
     "of each is shown.",
 )
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Another logferry checkout (say `git worktree add /tmp/base <commit>`) whose indexer "
+    "runs (b) too, in the same rounds: a before/after from one run.",
+)
 def main(
-    lines: int, kafka: str, es_url: str, skip_end_to_end: bool, legacy_headers: bool, rounds: int
+    lines: int,
+    kafka: str,
+    es_url: str,
+    skip_end_to_end: bool,
+    legacy_headers: bool,
+    rounds: int,
+    baseline: Path | None,
 ) -> None:
     """Measure the indexer's throughput (documents per second) against the local stack."""
 
@@ -502,6 +530,13 @@ def main(
                 lambda: ceiling(data_lines, lines, es, es_url, kafka),
                 lambda: ceiling_same_documents(records, es, es_url, kafka),
             ]
+            if baseline is not None:
+                kinds.insert(
+                    1,
+                    lambda: indexer_alone(
+                        workdir, records, kafka, es_url, es, legacy_headers, baseline
+                    ),
+                )
             # Elasticsearch gets faster as it warms up (JIT, caches): whatever runs first in a
             # round would be measured against a colder server, so each round starts elsewhere.
             measured: list[list[Run]] = [[] for _ in kinds]
@@ -514,7 +549,7 @@ def main(
                         f"round {round_ + 1}: {run.name}: {run.rate:,.0f} docs/s", file=sys.stderr
                     )
             runs += [_median(of_kind) for of_kind in measured]
-            return runs
+            return runs  # the ceilings last
         finally:
             await es.close()
 
@@ -527,21 +562,21 @@ def main(
         runs = asyncio.run(go(workdir, log, data_lines))
     light, same = runs[-2].rate, runs[-1].rate
     print(
-        f"{'run':<52} {'docs':>9} {'seconds':>8} {'docs/s':>9} {'of (c)':>7} {'of (d)':>7} "
+        f"{'run':<64} {'docs':>9} {'seconds':>8} {'docs/s':>9} {'of (c)':>7} {'of (d)':>7} "
         f"{'peak RSS':>9} {'CPU s/100k':>10}"
     )
     for run in runs:
         rss = f"{run.peak_rss_mib:.0f} MiB" if run.peak_rss_mib else "-"
         cpu = f"{run.cpu_s * 100_000 / run.documents:.1f}" if run.cpu_s is not None else "-"
         print(
-            f"{run.name:<52} {run.documents:>9,} {run.seconds:>8.1f} {run.rate:>9,.0f} "
+            f"{run.name:<64} {run.documents:>9,} {run.seconds:>8.1f} {run.rate:>9,.0f} "
             f"{run.rate / light:>7.0%} {run.rate / same:>7.0%} {rss:>9} {cpu:>10}"
         )
         if run.steady is not None:
             steady = run.steady
             cpu = f"{steady.cpu_s * 100_000 / steady.documents:.1f}" if steady.cpu_s else "-"
             print(
-                f"{'    steady: from the first documents written':<52} {steady.documents:>9,} "
+                f"{'    steady: from the first documents written':<64} {steady.documents:>9,} "
                 f"{steady.seconds:>8.1f} {steady.rate:>9,.0f} {steady.rate / light:>7.0%} "
                 f"{steady.rate / same:>7.0%} {'':>9} {cpu:>10}"
             )

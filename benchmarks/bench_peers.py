@@ -53,6 +53,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from benchlib import (
     ProcessTree,
+    baseline_name,
     busy_seconds,
     cpu_seconds,
     create_topic,
@@ -290,17 +291,6 @@ def shipper_tool(
         env={"PYTHONPATH": str(checkout)} if checkout else {},
         cwd=checkout,
     )
-
-
-def baseline_name(name: str, checkout: Path) -> str:
-    """*name* of a tool run from another checkout, with that checkout's commit."""
-    done = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return name.replace("logferry", f"logferry@{done.stdout.strip() or checkout.name}", 1)
 
 
 # ---------------------------------------------------------------------------------------------

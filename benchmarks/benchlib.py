@@ -24,6 +24,7 @@ import orjson
 __all__ = [
     "ProcessTree",
     "TreeSample",
+    "baseline_name",
     "busy_seconds",
     "cpu_seconds",
     "create_topic",
@@ -237,3 +238,14 @@ async def delete_topics(bootstrap: str, topics: list[str]) -> None:
         await admin.delete_topics(topics)
     finally:
         await admin.close()
+
+
+def baseline_name(name: str, checkout: Path) -> str:
+    """*name* of a run of logferry from another checkout (``--baseline``), with its commit."""
+    done = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return name.replace("logferry", f"logferry@{done.stdout.strip() or checkout.name}", 1)
