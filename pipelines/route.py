@@ -181,13 +181,25 @@ class Router:
             if service is not None
             else self._default_service
         )
-        year, month, dom = day.split("-")
-        formatted = self._date_format.replace("%Y", year).replace("%m", month).replace("%d", dom)
+        formatted = self._format_day(day)
         name = self._pattern.format(service=safe, date=formatted)
         while len(name.encode()) > _MAX_INDEX_BYTES:  # only a very long literal part gets here
             safe = safe[:-1]
             name = self._pattern.format(service=safe, date=formatted)
         return name
+
+    def _format_day(self, day: str) -> str:
+        year, month, dom = day.split("-")
+        return self._date_format.replace("%Y", year).replace("%m", month).replace("%d", dom)
+
+    def same_index_on(self, index: str, day: date) -> str | None:
+        """The index of *index*'s service on another *day*; ``None`` if *index* is not of this
+        pattern. (The service part is taken as it is in the name: already sanitised.)"""
+        match = self._index_re.fullmatch(index)
+        if match is None:
+            return None
+        service = match.groupdict().get("service")  # None when the pattern has no {service}
+        return self._pattern.format(service=service, date=self._format_day(day.isoformat()))
 
     def date_of_index(self, index: str) -> date | None:
         """The day in an index name of this pattern (for retention), ``None`` if not ours."""

@@ -245,6 +245,14 @@ class IndexConfig(_Model):
         True,
         description="`shipper index` installs the templates and ILM policy at start (like `shipper setup`, without the topic).",
     )
+    create_ahead_minutes: float = Field(
+        30.0,
+        ge=0,
+        le=1440,
+        description="In this last part of each day (UTC), `shipper index` creates tomorrow's index "
+        "of each index of today, so the day's first writes do not wait for index creation "
+        "(seconds at midnight, every service at once); 0 = never.",
+    )
     timestamp_max_age_days: float | None = Field(
         None,
         gt=0,

@@ -143,6 +143,11 @@ class IndexerMetrics:
             "When the retention sweeper last finished (Unix time).",
             registry=r,
         )
+        self.indices_created_ahead = Counter(
+            f"{p}indices_created_ahead",
+            "Next day's indices created before midnight (index.create_ahead_minutes).",
+            registry=r,
+        )
         e = "logferry_elasticsearch_"
         # The cluster's, not this indexer's: every indexer of a cluster exports the same values.
         self.es_status = Gauge(

@@ -31,6 +31,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from shipper.backoff import Backoff
 from shipper.errors import ElasticsearchError
 from shipper.http import StatusServer
+from shipper.indexer.ahead import create_ahead, seconds_to_window
 from shipper.indexer.batch import Batch, BatchBuilder
 from shipper.indexer.bulk import BulkWriter
 from shipper.indexer.config import IndexerConfig
@@ -40,7 +41,7 @@ from shipper.indexer.documents import DayWindow, Decoder, Document, KafkaRecord
 from shipper.indexer.es import build_client, describe_error, detect_features
 from shipper.indexer.health import read_health
 from shipper.indexer.metrics import IndexerMetrics
-from shipper.indexer.retention import sweep
+from shipper.indexer.retention import sweep, utc_today
 from shipper.indexer.settle import OffsetTracker
 from shipper.indexer.setup import install_templates
 from shipper.startup import prepare_garbage_collector
@@ -50,6 +51,7 @@ __all__ = ["Indexer"]
 log = logging.getLogger("logferry.indexer")
 
 _POLL_MAX_S = 0.2
+_CREATE_AHEAD_EVERY_S = 300.0
 
 
 class Indexer:
@@ -127,6 +129,10 @@ class Indexer:
             ]
             if self.config.retention.interval_s > 0:
                 background.append(asyncio.create_task(self._retention_loop(), name="retention"))
+            if self.config.index.create_ahead_minutes > 0:
+                background.append(
+                    asyncio.create_task(self._create_ahead_loop(), name="create-ahead")
+                )
             prepare_garbage_collector()
             consume = asyncio.create_task(self._consume(consumer), name="consume")
             stop = asyncio.create_task(self._stopping.wait(), name="stop")
@@ -508,6 +514,23 @@ class Indexer:
                     "retention sweep", extra={"deleted": len(plan.expired), "kept": plan.kept}
                 )
             await asyncio.sleep(retention.interval_s)
+
+    async def _create_ahead_loop(self) -> None:
+        ahead_s = self.config.index.create_ahead_minutes * 60
+        while True:
+            wait_s = seconds_to_window(time.time(), ahead_s)
+            if wait_s > 0:  # looked at again every few minutes: the clock may be set meanwhile
+                await asyncio.sleep(min(wait_s, _CREATE_AHEAD_EVERY_S))
+                continue
+            try:
+                created = await create_ahead(self._es, self.config.index, utc_today())
+            except ElasticsearchError as exc:
+                log.warning("creating tomorrow's indices failed", extra={"error": str(exc)})
+            else:
+                for index in created:
+                    self.metrics.indices_created_ahead.inc()
+                    log.info("created tomorrow's index", extra={"index": index})
+            await asyncio.sleep(_CREATE_AHEAD_EVERY_S)  # a service may start writing meanwhile
 
     def _deleted(self, index: str, age_days: int) -> None:
         self.metrics.retention_deleted.inc()

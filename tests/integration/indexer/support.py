@@ -179,6 +179,9 @@ class Names:
                 "template_name": self.prefix,
                 "number_of_replicas": 0,
                 "refresh_interval_s": 1,
+                # Off unless a test asks: run between 23:30 and midnight UTC, it would add
+                # tomorrow's indices to what tests count.
+                "create_ahead_minutes": 0,
             },
             "retention": {"days": 60},
             "bulk": {"max_wait_ms": 200, "retry_backoff_max_s": 2},
