@@ -19,13 +19,13 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Final
 
-from elasticsearch import ApiError, AsyncElasticsearch, TransportError
+from elasticsearch import ApiError, AsyncElasticsearch
 
 from pipelines.route import Router
 from shipper.errors import ElasticsearchError
 from shipper.indexer.config import IndexConfig
-from shipper.indexer.es import describe_error
-from shipper.indexer.retention import list_indices
+from shipper.indexer.es import call
+from shipper.indexer.retention import list_indices, owner_of
 
 __all__ = ["create_ahead", "plan_ahead", "seconds_to_window"]
 
@@ -39,33 +39,28 @@ def seconds_to_window(now_s: float, ahead_s: float) -> float:
     return max(0.0, midnight_s - ahead_s - now_s)
 
 
-def plan_ahead(indices: Iterable[str], routers: Iterable[Router], today: date) -> list[str]:
-    """Tomorrow's index of each of *today*'s among *indices*, those not among them yet (pure).
-
-    *routers* are tried in order for each name: the dead-letter pattern's first, since its
-    names match the log pattern too (``app-logs-deadletter-…`` is ``app-logs-{service}-…``).
-    """
+def plan_ahead(
+    indices: Iterable[str], router: Router, deadletter_router: Router, today: date
+) -> list[str]:
+    """Tomorrow's index of each of *today*'s among *indices*, those not among them yet (pure)."""
     existing = set(indices)
     tomorrow = today + timedelta(days=1)
     planned: set[str] = set()
     for name in existing:
-        for router in routers:
-            day = router.date_of_index(name)
-            if day is None:
-                continue
-            next_index = router.same_index_on(name, tomorrow) if day == today else None
-            if next_index is not None:
-                planned.add(next_index)
-            break
+        owned = owner_of(name, router, deadletter_router)
+        if owned is None or owned[1] != today:
+            continue
+        next_index = owned[0].same_index_on(name, tomorrow)
+        if next_index is not None:
+            planned.add(next_index)
     return sorted(planned - existing)
 
 
 async def create_ahead(es: AsyncElasticsearch, index: IndexConfig, today: date) -> list[str]:
     """Create tomorrow's indices of today's (see the module); the names created."""
-    routers = (index.deadletter_router(), index.router())
-    names = await list_indices(es, [index.deadletter_index_glob(), index.route_glob()])
+    names = await list_indices(es, [index.route_glob(), index.deadletter_index_glob()])
     created = []
-    for name in plan_ahead(names, routers, today):
+    for name in plan_ahead(names, index.router(), index.deadletter_router(), today):
         if await _create(es, name):
             created.append(name)
     return created
@@ -75,13 +70,10 @@ async def _create(es: AsyncElasticsearch, name: str) -> bool:
     """Create *name* (its settings and mappings come from the index templates); False when it
     exists already (another indexer, or a write, was first)."""
     try:
-        await es.indices.create(index=name)
-    except ApiError as exc:
-        if exc.meta.status == 400 and exc.error == "resource_already_exists_exception":
+        await call(f"creating index {name}", es.indices.create(index=name))
+    except ElasticsearchError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ApiError) and cause.error == "resource_already_exists_exception":
             return False
-        raise ElasticsearchError(
-            f"Elasticsearch: creating index {name} failed: {describe_error(exc)}"
-        ) from exc
-    except TransportError as exc:
-        raise ElasticsearchError(f"Elasticsearch unreachable: {describe_error(exc)}") from exc
+        raise
     return True

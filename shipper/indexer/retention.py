@@ -24,7 +24,7 @@ from pipelines.route import Router
 from shipper.indexer.config import IndexConfig, RetentionConfig
 from shipper.indexer.es import call
 
-__all__ = ["Expired", "SweepPlan", "plan_sweep", "sweep", "utc_today"]
+__all__ = ["Expired", "SweepPlan", "owner_of", "plan_sweep", "sweep", "utc_today"]
 
 _DELETE_CHUNK: Final = 50  # names per DELETE request (keeps the URL short)
 
@@ -52,6 +52,17 @@ def utc_today(now: Callable[[], float] = time.time) -> date:
     return datetime.fromtimestamp(now(), UTC).date()
 
 
+def owner_of(name: str, router: Router, deadletter_router: Router) -> tuple[Router, date] | None:
+    """The router whose pattern index *name* is of, and the day in it; None if neither's. The
+    dead-letter pattern is tried first: its names match the log pattern too
+    (``app-logs-deadletter-…`` is ``app-logs-{service}-…``)."""
+    for owner in (deadletter_router, router):
+        day = owner.date_of_index(name)
+        if day is not None:
+            return owner, day
+    return None
+
+
 def plan_sweep(
     indices: Iterable[str],
     router: Router,
@@ -65,13 +76,14 @@ def plan_sweep(
         raise ValueError("retention must be at least 1 day: today's index is never deleted")
     result = SweepPlan()
     for name in sorted(set(indices)):
-        day = deadletter_router.date_of_index(name)
-        kind, keep_days = "dead letters", deadletter_days
-        if day is None:
-            day = router.date_of_index(name)
-            kind, keep_days = "logs", days
-        if day is None:
+        owned = owner_of(name, router, deadletter_router)
+        if owned is None:
             continue  # not ours
+        owner, day = owned
+        if owner is deadletter_router:
+            kind, keep_days = "dead letters", deadletter_days
+        else:
+            kind, keep_days = "logs", days
         if day < today - timedelta(days=keep_days):
             result.expired.append(Expired(name, day, kind, (today - day).days))
         else:

@@ -15,7 +15,7 @@ DEADLETTERS = Router(RouteConfig(index_pattern="app-logs-deadletter-{date}"))
 
 
 def planned(indices: list[str]) -> list[str]:
-    return plan_ahead(indices, (DEADLETTERS, LOGS), TODAY)
+    return plan_ahead(indices, LOGS, DEADLETTERS, TODAY)
 
 
 def test_each_index_of_today_gets_its_service_s_index_of_tomorrow() -> None:
@@ -43,15 +43,17 @@ def test_only_today_s_indices_count_and_existing_ones_are_left_alone() -> None:
 
 def test_a_custom_pattern_and_date_format() -> None:
     router = Router(RouteConfig(index_pattern="{date}-{service}-logs", date_format="%Y-%m-%d"))
-    assert plan_ahead(["2026-11-23-checkout-logs"], (router,), TODAY) == [
+    assert plan_ahead(["2026-11-23-checkout-logs"], router, DEADLETTERS, TODAY) == [
         "2026-11-24-checkout-logs"
     ]
     no_service = Router(RouteConfig(index_pattern="all-logs-{date}"))
-    assert plan_ahead(["all-logs-2026.11.23"], (no_service,), TODAY) == ["all-logs-2026.11.24"]
+    assert plan_ahead(["all-logs-2026.11.23"], no_service, DEADLETTERS, TODAY) == [
+        "all-logs-2026.11.24"
+    ]
 
 
 def test_the_month_and_year_roll_over() -> None:
-    assert plan_ahead(["app-logs-a-2026.12.31"], (LOGS,), date(2026, 12, 31)) == [
+    assert plan_ahead(["app-logs-a-2026.12.31"], LOGS, DEADLETTERS, date(2026, 12, 31)) == [
         "app-logs-a-2027.01.01"
     ]
 
