@@ -6,15 +6,23 @@ acks=all, an idempotent producer and lz4 compression. Tools, each its own child 
 
   rsyslog             rsyslogd -n with a generated config: imfile (inotify) -> mmjsonparse ->
                       `set $!added` -> omkafka (librdkafka); skipped when not installed
-  logferry, inline    the real `shipper run`, transform_workers: 0 (one process)
+  logferry, inline    the real `shipper run`, transform_workers: 0 (one process), with the
+                      default transform chain (parse, timestamp, redact, ECS, correlate, derive)
   logferry, W workers the real `shipper run`, transform_workers: W
+  parse only          the same two with `pipeline: [{type: parse}]`: decode the line and add the
+                      event's skeleton (@timestamp, event.id and .created, log.file.path,
+                      log.offset), i.e. the job rsyslog does here, without the enrichment
+                      (skipped with --no-parse-only). The targets are judged on the full chain.
   ceiling             a plain `orjson.loads` loop over the lines (no Kafka), as in bench_shipper
 
 A Kafka run is over when the topic's end offsets add up to N; the tool is then stopped (SIGTERM)
 and reaped with wait4 for its CPU (user + sys, its reaped children included). Its peak RSS is the
 VmHWM of each of its processes (logferry's workers too), added up, sampled from /proc every 0.1 s
-(see benchlib: wait4's ru_maxrss would include the benchmark's own memory). Each topic is then
-read back: exactly N records, N distinct request ids, every record enriched.
+(see benchlib: wait4's ru_maxrss would include the benchmark's own memory). Added up, RSS counts
+the pages processes share (the interpreter, the libraries) once per process; the PSS column is
+the largest sampled sum of their PSS, each page once: what the processes hold together, as a
+container's memory counts them. Each topic is then read back: exactly N records, N distinct
+request ids, every record enriched.
 
 Rounds interleave the tools (each round rotates their order); the table shows each tool's median.
 
@@ -74,6 +82,7 @@ LINGER_MS = 5
 BATCH_BYTES = 1024 * 1024
 RSYSLOG = "rsyslog"
 INLINE = "logferry, inline"
+PARSE_ONLY = "parse only"
 CEILING = "ceiling: orjson.loads loop"
 INSTALL_RSYSLOG = "apt-get install -y rsyslog rsyslog-kafka"
 TARGET_CPU_RATIO = 0.8
@@ -84,6 +93,10 @@ BUSY_PCT = 10.0
 
 def workers_name(workers: int) -> str:
     return f"logferry, {workers} worker{'s' if workers != 1 else ''}"
+
+
+def parse_only_name(workers: int) -> str:
+    return f"{INLINE if workers == 0 else workers_name(workers)}, {PARSE_ONLY}"
 
 
 @dataclass
@@ -97,6 +110,8 @@ class Run:
     """Each of the tool's processes' peak RSS (VmHWM), added up."""
     rss_sum_bytes: int = 0
     """The largest RSS of all its processes together seen in /proc, sampled every 0.1 s."""
+    pss_sum_bytes: int = 0
+    """The largest PSS of all its processes together (shared pages once), sampled alike."""
     first_event_s: float | None = None
     """From start to the first record in the topic: the tool's start-up, inside `seconds`."""
     delivered: int | None = None
@@ -122,6 +137,10 @@ class Run:
     @property
     def rss_mb(self) -> float:
         return self.peak_rss_bytes / 1e6
+
+    @property
+    def pss_mb(self) -> float:
+        return self.pss_sum_bytes / 1e6
 
     @property
     def broker_cpu_per_100k(self) -> float | None:
@@ -261,10 +280,15 @@ def rsyslog_version() -> str:
 
 
 def shipper_tool(
-    name: str, log: Path, bootstrap: str, workers: int, checkout: Path | None = None
+    name: str,
+    log: Path,
+    bootstrap: str,
+    workers: int,
+    checkout: Path | None = None,
+    parse_only: bool = False,
 ) -> Tool:
     def start(run_dir: Path, topic: str) -> list[str]:
-        config = {
+        config: dict[str, Any] = {
             "transform_workers": workers,
             "input": {"paths": [str(log)]},
             "output": {
@@ -279,15 +303,25 @@ def shipper_tool(
             "metrics_addr": f"127.0.0.1:{free_port()}",
             "log_level": "warning",
         }
+        if parse_only:
+            config["pipeline"] = [{"type": "parse"}]
         path = run_dir / "shipper.yml"
         path.write_text(yaml.safe_dump(config))
         return [sys.executable, "-m", "shipper", "run", "--config", str(path)]
 
+    def record_id(doc: dict[str, Any]) -> str:
+        return str(doc["app"]["request_id"] if parse_only else doc["http"]["request"]["id"])
+
+    def enriched(doc: dict[str, Any]) -> bool:
+        if parse_only:  # the skeleton parse adds
+            return "@timestamp" in doc and bool(doc.get("event", {}).get("id"))
+        return "@timestamp" in doc and doc.get("ecs", {}).get("version") is not None
+
     return Tool(
         name,
         start,
-        record_id=lambda doc: doc["http"]["request"]["id"],
-        enriched=lambda doc: "@timestamp" in doc and doc.get("ecs", {}).get("version") is not None,
+        record_id=record_id,
+        enriched=enriched,
         env={"PYTHONPATH": str(checkout)} if checkout else {},
         cwd=checkout,
     )
@@ -426,6 +460,7 @@ def run_kafka(
         cpu,
         tree.peak_rss_bytes,
         rss_sum_bytes=tree.peak_rss_sum_bytes,
+        pss_sum_bytes=tree.peak_pss_sum_bytes,
         first_event_s=first,
         delivered=delivered,
         processes=max(1, last.processes),
@@ -460,6 +495,7 @@ def summarise(runs: list[Run], order: list[str]) -> dict[str, dict[str, Any]]:
             "events_per_s": _median(mine, lambda r: r.events_per_s),
             "cpu_s_per_100k": _median(mine, lambda r: r.cpu_per_100k),
             "peak_rss_mb": _median(mine, lambda r: r.rss_mb),
+            "peak_pss_mb": _median(mine, lambda r: r.pss_mb),
             "processes": max(r.processes for r in mine),
             "first_event_s": statistics.median(firsts) if firsts else None,
             "broker_cpu_s_per_100k": statistics.median(brokers) if brokers else None,
@@ -510,9 +546,20 @@ def targets(summary: dict[str, dict[str, Any]], workers: tuple[int, ...]) -> lis
                 "target": f"{workers_name(count)}: peak RSS <= {TARGET_RSS_MB:.0f} MB",
                 "value": round(entry["peak_rss_mb"], 1),
                 "met": entry["peak_rss_mb"] <= TARGET_RSS_MB,
+                "reference": {"peak_pss_mb": round(entry["peak_pss_mb"], 1)},
             }
         )
     return found
+
+
+def same_job(summary: dict[str, dict[str, Any]]) -> list[str]:
+    """The parse-only runs against rsyslog: logferry doing rsyslog's job here, for reference."""
+    return [
+        f"{name}: CPU per event {entry['cpu_per_event_vs_rsyslog']:.2f}x rsyslog's,"
+        f" events/s {entry['events_per_s_vs_rsyslog']:.2f}x"
+        for name, entry in summary.items()
+        if name.endswith(PARSE_ONLY) and entry["cpu_per_event_vs_rsyslog"] is not None
+    ]
 
 
 def _ratio(value: float | None) -> str:
@@ -532,6 +579,7 @@ def print_table(
         "events/s",
         "CPU s / 100k",
         "peak RSS MB",
+        "PSS MB",
         "procs",
         "first event s",
         "CPU/event vs rsyslog",
@@ -547,6 +595,7 @@ def print_table(
             f"{entry['events_per_s']:,.0f}",
             f"{entry['cpu_s_per_100k']:.2f}",
             f"{entry['peak_rss_mb']:.0f}",
+            _number(entry["peak_pss_mb"] or None, "{:.0f}"),
             str(entry["processes"]),
             _number(first, "{:.2f}"),
             _ratio(entry["cpu_per_event_vs_rsyslog"]),
@@ -568,7 +617,11 @@ def print_table(
         )
     for goal in goals:
         mark = "[green]met[/]" if goal["met"] else "[red]not met[/]"
-        console.print(f"  {mark}  {goal['target']}: {goal['value']}")
+        reference = goal.get("reference", {}).get("peak_pss_mb")
+        also = "" if reference is None else f" (PSS, shared pages once: {reference} MB)"
+        console.print(f"  {mark}  {goal['target']}: {goal['value']}{also}")
+    for line in same_job(summary):
+        console.print(f"  [dim]same job as rsyslog[/]  {line}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -611,6 +664,12 @@ def print_table(
     help="rsyslog main queue size in messages (logferry reads up to 16,000 lines ahead).",
 )
 @click.option("--skip-rsyslog", is_flag=True, help="Measure logferry and the ceiling only.")
+@click.option(
+    "--parse-only/--no-parse-only",
+    default=True,
+    show_default=True,
+    help="Also run logferry with only the parse stage: rsyslog's job here, without enrichment.",
+)
 @click.option(
     "--verify/--no-verify",
     default=True,
@@ -665,6 +724,7 @@ def main(
     rsyslog_batch: int,
     rsyslog_queue: int,
     skip_rsyslog: bool,
+    parse_only: bool,
     verify: bool,
     keep_topics: bool,
     max_idle_load: float,
@@ -695,6 +755,11 @@ def main(
             tools.append(rsyslog_tool(log, kafka, queue))
         tools.append(shipper_tool(INLINE, log, kafka, 0))
         tools.extend(shipper_tool(workers_name(w), log, kafka, w) for w in workers)
+        if parse_only:
+            tools.extend(
+                shipper_tool(parse_only_name(w), log, kafka, w, parse_only=True)
+                for w in (0, *workers)
+            )
         if baseline is not None:
             tools.extend(
                 shipper_tool(baseline_name(name, baseline), log, kafka, w, baseline)
@@ -910,7 +975,7 @@ def _report_run(run: Run) -> None:
     rest = run.rest_load_pct
     click.echo(
         f"  {run.events_per_s:,.0f} events/s, {run.cpu_per_100k:.2f} CPU-s/100k,"
-        f" {run.rss_mb:.0f} MB (broker {_number(broker, '{:.2f}')} CPU-s/100k,"
+        f" {run.rss_mb:.0f} MB RSS, {run.pss_mb:.0f} MB PSS (broker {_number(broker, '{:.2f}')} CPU-s/100k,"
         f" rest of machine {_number(rest, '{:.0f}')}%, {_number(run.load_before_pct, '{:.0f}')}%"
         f" before); topic holds {run.delivered:,}{checked}",
         err=True,

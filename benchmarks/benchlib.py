@@ -32,6 +32,7 @@ __all__ = [
     "find_process",
     "generate",
     "high_water_mark",
+    "proportional_set_size",
     "reap",
     "run_ceiling",
 ]
@@ -111,13 +112,31 @@ def high_water_mark(pid: int | str = "self") -> int:
     return 0
 
 
+def proportional_set_size(pid: int) -> int:
+    """PSS of *pid* in bytes (0 when it is gone): its private pages, and each page it shares
+    with n processes as 1/n. Added up over processes, a page counts once, as it does in the
+    memory a container is charged; RSS counts a shared page (the interpreter's and the
+    libraries' code, say) in every process that maps it."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 class ProcessTree:
-    """Samples a running process and its descendants: CPU so far, RSS, each one's VmHWM."""
+    """Samples a running process and its descendants: CPU so far, RSS, PSS, each one's VmHWM."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_rss_sum_bytes = 0
         """The largest sampled sum of their RSS: a lower bound of their peak together."""
+        self.peak_pss_sum_bytes = 0
+        """The largest sampled sum of their PSS: the most memory they held together, each page
+        once (a sample's lower bound, like ``peak_rss_sum_bytes``)."""
         self.high_water: dict[int, int] = {}
         self.last: TreeSample | None = None
 
@@ -139,15 +158,17 @@ class ProcessTree:
             todo.extend(parents.get(pid, ()))
 
     def sample(self) -> TreeSample:
-        rss, cpu, count = 0, 0.0, 0
+        rss, pss, cpu, count = 0, 0, 0.0, 0
         for pid in self._pids():
             if (stat := _stat(pid)) is not None:
                 cpu += stat[1]
                 rss += stat[2]
+                pss += proportional_set_size(pid)
                 count += 1
                 self.high_water[pid] = max(self.high_water.get(pid, 0), high_water_mark(pid))
         self.last = TreeSample(rss, cpu, count)
         self.peak_rss_sum_bytes = max(self.peak_rss_sum_bytes, rss)
+        self.peak_pss_sum_bytes = max(self.peak_pss_sum_bytes, pss)
         return self.last
 
 
