@@ -120,10 +120,11 @@ class ShipperConfig(BaseModel):
         0,
         ge=0,
         le=64,
-        description="Processes that run the transforms; 0 = in the main process (one core in all, "
-        "file order per key). With the Kafka output each worker also publishes what it encodes, "
-        "so the main process only reads and checkpoints; a key's events keep their order within "
-        "a batch. Each worker uses up to one more core.",
+        description="Processes that run the transforms besides the main process; 0 = in the main "
+        "process only (one core in all, file order per key). With the Kafka output each worker "
+        "also publishes what it encodes; while every worker is busy, the main process encodes "
+        "and publishes the next batch itself, so N workers use up to N + 1 cores (a machine's "
+        "cores minus one is the setting). A key's events keep their order within a batch.",
     )
     checkpoint_interval_s: float = Field(
         1.0, gt=0, description="How often a changed checkpoint is written."

@@ -9,6 +9,12 @@ The transforms are pure Python and take most of the CPU of a shipper. One proces
   and the workers scale with the cores;
 * with the file or console output (one writer), a worker encodes and the main process writes.
 
+When every worker already holds as many batches as it takes (the one it encodes and the next),
+the main process encodes the next batch itself (and, with the Kafka output, publishes it with its
+own producer) instead of waiting: reading and handing out batches leave most of its core idle.
+So `transform_workers: 1` runs two encoders in two processes, the worker and the main process;
+a one-core sidecar keeps `transform_workers: 0` and pays for none of this.
+
 A worker is a plain child process (:func:`shipper.transform_worker.main`) fed over a pipe:
 batches go to its stdin, its answers come back on its stdout, as length-prefixed pickle frames
 (:mod:`shipper.transform_worker`). Batches cross as columns of plain values (lists of bytes, str
@@ -20,8 +26,9 @@ Delivery and order with publishing workers. A batch counts as delivered when its
 producer has every record acknowledged (acks=all); the runner settles batches in the order they
 were read, so the checkpoint still only passes lines whose batch and every batch before it are
 acknowledged. A key's events stay in one partition and in order within a batch; two batches in
-flight in two workers at once may interleave in a partition (every event carries its file offset
-and its own time). With `transform_workers: 0` the order is the file's order, per key.
+flight in two processes at once (two workers, or a worker and the main process) may interleave
+in a partition (every event carries its file offset and its own time). With
+`transform_workers: 0` the order is the file's order, per key.
 """
 
 from __future__ import annotations
@@ -205,6 +212,11 @@ class _Workers:
             return True
         return any(worker.unanswered < _QUEUED_PER_WORKER for worker in self._workers)
 
+    def busy(self) -> bool:
+        """Whether every worker is running and holds all the batches it takes: a batch handed
+        over now would wait (before they start, or once one died, :meth:`submit` decides)."""
+        return len(self._workers) == self._count and not self._free()
+
     async def _started(self) -> None:
         if self._starting is None:
             self._starting = asyncio.Lock()
@@ -305,15 +317,19 @@ class _Workers:
 
 
 class ProcessTransformer:
-    """Encodes in `workers` processes; results come back in the order batches were given."""
+    """Encodes in `workers` processes, and in the main process while they are all busy; results
+    come back in the order batches were given."""
 
     def __init__(self, config: ShipperConfig, workers: int, on_lost: LossReport) -> None:
-        # One batch more than workers: each worker has the next batch queued while the main
-        # process collects the one before, so no worker waits on the main process.
-        self.parallelism = workers + 1
+        # Each worker has the next batch queued while the main process collects the one before,
+        # so no worker waits on the main process; one more the main process encodes itself.
+        self.parallelism = workers * _QUEUED_PER_WORKER + 1
         self._workers = _Workers(config, workers, on_lost, None)
+        self._inline = InlineTransformer(config)
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
+        if self._workers.busy():
+            return await self._inline.encode(batch)
         columns = columns_of(batch)
         del batch  # while it waits for a worker: its lines' bytes, in the columns, not RawLines
         answer, _ = await self._workers.submit(columns)
@@ -336,11 +352,15 @@ class PublishingWorkers:
     def __init__(
         self, config: ShipperConfig, workers: int, on_lost: LossReport, on_failure: FailureReport
     ) -> None:
-        # Each worker encodes one batch while up to two of its own wait for acknowledgements.
-        self.parallelism = workers * (1 + PUBLISHING_PER_WORKER)
+        # Each worker encodes one batch while up to two of its own wait for acknowledgements;
+        # one more the main process encodes itself (the runner's sink publishes it).
+        self.parallelism = workers * (1 + PUBLISHING_PER_WORKER) + 1
         self._workers = _Workers(config, workers, on_lost, on_failure)
+        self._inline = InlineTransformer(config)
 
     async def encode(self, batch: list[RawLine]) -> EncodedBatch:
+        if self._workers.busy():
+            return await self._inline.encode(batch)
         columns = columns_of(batch)
         del batch  # while it waits for a worker: its lines' bytes, in the columns, not RawLines
         answer, delivery = await self._workers.submit(columns)

@@ -120,3 +120,34 @@ async def test_batches_for_a_busy_worker_wait_as_lines_not_as_pickles(tmp_path: 
     finally:
         await pool.close()
     assert lost == []
+
+
+async def test_while_every_worker_is_busy_the_main_process_encodes_the_next_batch(
+    tmp_path: Path,
+) -> None:
+    """Reading and handing out batches leave most of the main process's core idle: rather than
+    wait for a worker, it encodes a batch itself, so one worker makes two encoders."""
+    lost: list[Exception] = []
+    config = load_config(
+        overrides={"transform_workers": 1, "output": {"url": f"file://{tmp_path}/out.ndjson"}},
+        environ={},
+    )
+    pool = ProcessTransformer(config, 1, lost.append)
+    try:
+        await pool.encode(_batch(0))
+        (worker,) = _children()
+        worker.send_signal(signal.SIGSTOP)  # it holds what it is given, unanswered
+        held = [asyncio.create_task(pool.encode(_batch(n * 50))) for n in (1, 2)]
+        await asyncio.sleep(0.3)
+        assert not any(task.done() for task in held)
+        # The worker holds the two batches it takes: the next is encoded here, at once.
+        mine = await asyncio.wait_for(pool.encode(_batch(150)), timeout=5)
+        assert _messages(mine.events) == [f"m{n}" for n in range(150, 200)]
+        assert sum(mine.app.levels.values()) == 50
+        assert not any(task.done() for task in held)
+        worker.send_signal(signal.SIGCONT)
+        answers = await asyncio.gather(*held)
+        assert [_messages(a.events)[0] for a in answers] == ["m50", "m100"]
+    finally:
+        await pool.close()
+    assert lost == []
