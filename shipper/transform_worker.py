@@ -29,7 +29,7 @@ import threading
 import time
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from pipelines.types import RawLine
+from pipelines.types import RawLine, raw_lines
 from shipper.delivery import deliver
 from shipper.logs import configure_logging
 from shipper.pipeline import EncodedBatch, EncoderSettings, EventEncoder
@@ -184,10 +184,7 @@ def columns_of(batch: list[RawLine]) -> Columns:
 
 def _lines(columns: Columns) -> list[RawLine]:
     data, paths, file_ids, offsets, ends, tags = columns
-    return [
-        RawLine(data=d, path=p, file_id=f, offset=o, end_offset=e, tags=t)
-        for d, p, f, o, e, t in zip(data, paths, file_ids, offsets, ends, tags, strict=True)
-    ]
+    return raw_lines(data, paths, file_ids, offsets, tags, ends)
 
 
 # -- the worker ---------------------------------------------------------------------------------

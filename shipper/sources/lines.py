@@ -18,13 +18,9 @@ Rules (one :class:`LineCutter` per file, fed the file's bytes in order):
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import fields
 from itertools import accumulate, islice, repeat
-from typing import Any, cast
 
-from pipelines.types import RawLine
+from pipelines.types import RawLine, raw_lines
 
 __all__ = ["TAG_PARTIAL", "TAG_TRUNCATED", "LineCutter"]
 
@@ -36,76 +32,6 @@ _PARTIAL: tuple[str, ...] = (TAG_PARTIAL,)
 _TRUNCATED: tuple[str, ...] = (TAG_TRUNCATED,)
 _PARTIAL_TRUNCATED: tuple[str, ...] = (TAG_PARTIAL, TAG_TRUNCATED)
 _PLUS_ONE = (1).__add__
-
-
-def _make_lines_plainly(
-    parts: list[bytes], path: str, file_id: str, offsets: list[int]
-) -> list[RawLine]:
-    return list(
-        map(
-            RawLine,
-            parts,
-            repeat(path),
-            repeat(file_id),
-            offsets,
-            repeat(_NO_TAGS),
-            islice(offsets, 1, None),
-        )
-    )
-
-
-_FIELDS = ("data", "path", "file_id", "offset", "tags", "end_offset")
-
-
-def _make_lines_quickly(
-    parts: list[bytes], path: str, file_id: str, offsets: list[int]
-) -> list[RawLine]:
-    """Same result, twice as fast: fill the slots column by column at C level.
-
-    The dataclass ``__init__`` costs ~0.5 µs a line (six ``object.__setattr__`` calls from
-    Python); here every step is a C-level ``map``. Used only if :func:`_quick_is_exact` holds.
-    """
-    count = len(parts)
-    lines: list[RawLine] = list(map(_NEW, repeat(RawLine, count)))
-    _SINK(map(_SET_DATA, lines, parts))
-    _SINK(map(_SET_PATH, lines, repeat(path, count)))
-    _SINK(map(_SET_FILE_ID, lines, repeat(file_id, count)))
-    _SINK(map(_SET_OFFSET, lines, offsets))
-    _SINK(map(_SET_TAGS, lines, repeat(_NO_TAGS, count)))
-    _SINK(map(_SET_END_OFFSET, lines, islice(offsets, 1, None)))
-    return lines
-
-
-def _quick_is_exact() -> bool:
-    """RawLine is still a plain slotted dataclass with these fields and no ``__post_init__``."""
-    try:
-        if tuple(f.name for f in fields(RawLine)) != _FIELDS:
-            return False
-        if hasattr(RawLine, "__post_init__") or "__slots__" not in vars(RawLine):
-            return False
-        sample = _make_lines_quickly([b"a", b"b"], "p", "f", [0, 2, 4])
-        return sample == _make_lines_plainly([b"a", b"b"], "p", "f", [0, 2, 4])
-    except Exception:
-        return False
-
-
-def _slot_setter(name: str) -> Callable[[RawLine, Any], None]:
-    setter = getattr(vars(RawLine).get(name), "__set__", None)
-    if not callable(setter):
-
-        def missing(line: RawLine, value: Any) -> None:
-            raise TypeError(f"RawLine has no slot {name!r}")
-
-        return missing
-    return cast(Callable[[RawLine, Any], None], setter)
-
-
-_NEW = object.__new__
-_SINK: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
-_SET_DATA, _SET_PATH, _SET_FILE_ID, _SET_OFFSET, _SET_TAGS, _SET_END_OFFSET = (
-    _slot_setter(name) for name in _FIELDS
-)
-_make_lines = _make_lines_quickly if _quick_is_exact() else _make_lines_plainly
 
 
 class LineCutter:
@@ -212,7 +138,16 @@ class LineCutter:
         ):
             # The hot path: C-level split, offsets and construction, well under 1 µs a line.
             offsets = list(accumulate(map(_PLUS_ONE, map(len, parts)), initial=base))
-            out.extend(_make_lines(parts, self.path, self.file_id, offsets))
+            out.extend(
+                raw_lines(
+                    parts,
+                    repeat(self.path),
+                    repeat(self.file_id),
+                    offsets,
+                    repeat(_NO_TAGS),
+                    islice(offsets, 1, None),
+                )
+            )
             base = offsets[-1]
         else:
             base = self._cut_slowly(parts, base, out)

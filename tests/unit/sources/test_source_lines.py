@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.types import RawLine
-from shipper.sources import lines as lines_module
 from shipper.sources.fingerprint import fingerprint_of, make_file_id, natural_fingerprint
 from shipper.sources.lines import TAG_PARTIAL, TAG_TRUNCATED, LineCutter
 
@@ -195,14 +191,3 @@ def test_file_id_is_stable_and_differs_on_inode_reuse() -> None:
     assert first != make_file_id(2049, 1235, fingerprint_of(b"2025-01-01 started\n"))
     assert first != make_file_id(2049, 1234, fingerprint_of(b"2025-01-01 started\n"), 1)
     assert len(first) == 32 and int(first, 16) >= 0
-
-
-def test_the_fast_line_constructor_builds_equal_frozen_lines() -> None:
-    assert lines_module._make_lines is lines_module._make_lines_quickly  # RawLine allows it
-    parts, offsets = [b"x", b"", b"yy\r"], [5, 7, 8, 12]
-    quick = lines_module._make_lines_quickly(parts, "p", "f", offsets)
-    assert quick == lines_module._make_lines_plainly(parts, "p", "f", offsets)
-    assert quick[2] == RawLine(b"yy\r", "p", "f", 8, (), 12)
-    assert hash(quick[0]) == hash(RawLine(b"x", "p", "f", 5, (), 7))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        quick[0].offset = 1  # type: ignore[misc]
