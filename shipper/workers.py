@@ -5,8 +5,8 @@ The transforms are pure Python and take most of the CPU of a shipper. One proces
 
 * with the Kafka output, a worker encodes a batch **and publishes it** with its own idempotent
   producer, then returns only the tallies for the metrics. The main process reads, hands batches
-  out and advances the checkpoint; no event crosses back to it, so it stays far from saturated
-  and the workers scale with the cores;
+  out and advances the checkpoint; no event crosses back to it, so the workers scale with the
+  cores and most of the main process's own core stays free (for what, see below);
 * with the file or console output (one writer), a worker encodes and the main process writes.
 
 When every worker already holds as many batches as it takes (the one it encodes and the next),
