@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -16,6 +17,7 @@ from pydantic import (
 )
 
 from shipper import settings
+from shipper.cores import usable_cores
 from shipper.errors import ConfigError
 from shipper.masking import MASK, mask_urls
 from shipper.sinks import KafkaSinkConfig, build_sink
@@ -87,6 +89,15 @@ class OutputConfig(BaseModel):
         return self
 
 
+def _workers_for_the_cores(value: Any) -> Any:
+    """`auto` -> one worker per usable core beyond the first (the main process encodes too)."""
+    if isinstance(value, str) and not value.strip().isdigit():
+        if value.strip().lower() != "auto":
+            raise ValueError(f"{value!r} is neither a number of processes (0-64) nor auto")
+        return min(64, usable_cores() - 1)
+    return value
+
+
 class ShipperConfig(BaseModel):
     """Everything `shipper run` needs; every field has a default, so no config at all works."""
 
@@ -116,15 +127,16 @@ class ShipperConfig(BaseModel):
     max_in_flight_batches: int = Field(
         4, ge=1, description="Batches sent and not yet acknowledged."
     )
-    transform_workers: int = Field(
+    transform_workers: Annotated[int, BeforeValidator(_workers_for_the_cores)] = Field(
         0,
         ge=0,
         le=64,
         description="Processes that run the transforms besides the main process; 0 = in the main "
         "process only (one core in all, file order per key). With the Kafka output each worker "
         "also publishes what it encodes; while every worker is busy, the main process encodes "
-        "and publishes the next batch itself, so N workers use up to N + 1 cores (a machine's "
-        "cores minus one is the setting). A key's events keep their order within a batch.",
+        "and publishes the next batch itself, so N workers use up to N + 1 cores. `auto`: the "
+        "cores this process may use (CPU affinity, capped by the container's CPU limit) minus "
+        "one. A key's events keep their order within a batch.",
     )
     checkpoint_interval_s: float = Field(
         1.0, gt=0, description="How often a changed checkpoint is written."

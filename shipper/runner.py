@@ -101,6 +101,7 @@ class Shipper:
                 "paths": self.config.input.paths,
                 "output": self._sink.name,
                 "metrics": self.config.metrics_addr,
+                "transform_workers": self.config.transform_workers,
             },
         )
         reader = asyncio.create_task(self._read(), name="reader")
