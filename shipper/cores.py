@@ -26,7 +26,9 @@ def usable_cores(
     affinity: int | None = None,
 ) -> int:
     """Whole cores this process may keep busy (at least 1)."""
-    cores = affinity if affinity is not None else len(os.sched_getaffinity(0))
+    if affinity is None:
+        affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    cores = affinity or os.cpu_count() or 1
     quota = _quota(proc_cgroup, cgroup_root)
     if quota is not None:
         cores = min(cores, int(quota))
@@ -41,7 +43,10 @@ def _quota(proc_cgroup: Path, root: Path) -> float | None:
         return None
     quotas: list[float] = []
     for entry in entries:
-        _, controllers, path = entry.split(":", 2)
+        fields = entry.split(":", 2)
+        if len(fields) != 3:  # not a cgroup line: nothing to learn from it
+            continue
+        _, controllers, path = fields
         if controllers == "":  # v2: one unified hierarchy
             quotas += _along(root, path, _quota_v2)
         elif "cpu" in controllers.split(","):  # v1: the cpu controller's own hierarchy

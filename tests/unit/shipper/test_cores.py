@@ -55,6 +55,11 @@ def test_a_v1_quota_and_an_unlimited_one(tmp_path: Path) -> None:
     assert usable_cores(proc, root, affinity=8) == 8  # its cgroup not visible: the mount's root
 
 
+def test_a_line_that_is_not_a_cgroup_is_passed_over(tmp_path: Path) -> None:
+    proc, root = _tree(tmp_path, "garbage\n\n0::/\n", {"cpu.max": "100000 100000\n"})
+    assert usable_cores(proc, root, affinity=4) == 1
+
+
 def test_never_less_than_one_core(tmp_path: Path) -> None:
     proc, root = _tree(tmp_path, "0::/\n", {"cpu.max": "20000 100000\n"})
     assert usable_cores(proc, root, affinity=2) == 1
