@@ -102,14 +102,7 @@ def _stat(pid: int) -> tuple[int, float, int] | None:
 
 def high_water_mark(pid: int | str = "self") -> int:
     """VmHWM of *pid*: the peak RSS of the program it runs, in bytes (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return _kib_field(f"/proc/{pid}/status", b"VmHWM:")
 
 
 def proportional_set_size(pid: int) -> int:
@@ -117,10 +110,15 @@ def proportional_set_size(pid: int) -> int:
     with n processes as 1/n. Added up over processes, a page counts once, as it does in the
     memory a container is charged; RSS counts a shared page (the interpreter's and the
     libraries' code, say) in every process that maps it."""
+    return _kib_field(f"/proc/{pid}/smaps_rollup", b"Pss:")
+
+
+def _kib_field(path: str, name: bytes) -> int:
+    """The ``name  N kB`` line of a /proc file, in bytes (0 when the process is gone)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
-            for line in rollup:
-                if line.startswith(b"Pss:"):
+        with open(path, "rb") as lines:
+            for line in lines:
+                if line.startswith(name):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass

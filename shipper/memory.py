@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from shipper.cgroups import PROC_CGROUP, ROOT, tightest_limit
 
 __all__ = ["PROCESS_REGISTRY", "cgroup_memory_limit", "memory_limit_bytes"]
 
@@ -35,37 +37,15 @@ def _read_limit(path: Path) -> int | None:
     return value if 0 < value < _UNLIMITED else None
 
 
-def _ancestors(root: Path, cgroup: str) -> Iterator[Path]:
-    """*root*/*cgroup* and each parent up to *root* (a parent's limit binds its children too)."""
-    path = PurePosixPath(cgroup)
-    while True:
-        yield root / str(path).lstrip("/")
-        if path == path.parent:
-            return
-        path = path.parent
-
-
-def cgroup_memory_limit(
-    proc_cgroup: Path = Path("/proc/self/cgroup"), cgroup_root: Path = Path("/sys/fs/cgroup")
-) -> int | None:
+def cgroup_memory_limit(proc_cgroup: Path = PROC_CGROUP, cgroup_root: Path = ROOT) -> int | None:
     """The tightest memory limit of this process's cgroup and its ancestors, or None."""
-    try:
-        lines = proc_cgroup.read_text().splitlines()
-    except OSError:
-        return None
-    limits: list[int] = []
-    for line in lines:
-        _, controllers, cgroup = line.split(":", 2)
-        if controllers == "":  # cgroup v2, the unified hierarchy
-            candidates = [d / "memory.max" for d in _ancestors(cgroup_root, cgroup)]
-        elif "memory" in controllers.split(","):
-            # Inside a container the v1 hierarchy is often mounted at the cgroup itself.
-            base = cgroup_root / "memory"
-            candidates = [d / "memory.limit_in_bytes" for d in _ancestors(base, cgroup)]
-        else:
-            continue
-        limits += [limit for c in candidates if (limit := _read_limit(c)) is not None]
-    return min(limits, default=None)
+    return tightest_limit(
+        "memory",
+        lambda cgroup: _read_limit(cgroup / "memory.max"),
+        lambda cgroup: _read_limit(cgroup / "memory.limit_in_bytes"),
+        proc_cgroup,
+        cgroup_root,
+    )
 
 
 def _machine_memory() -> int:
