@@ -63,6 +63,13 @@ class ShipperMetrics:
             ["reason"],
             registry=r,
         )
+        self.lines_transformed = Counter(
+            f"{p}lines_transformed",
+            "Lines run through the transform chain, by the process that ran them: main (inline,"
+            " or while every transform worker was busy) or worker.",
+            ["process"],
+            registry=r,
+        )
         self.parse_problems = Counter(
             f"{p}parse_problems", "Events shipped with a problem tag.", ["tag"], registry=r
         )

@@ -88,6 +88,10 @@ class EncodedBatch:
     app: MetricsTally = field(default_factory=MetricsTally)
     failure: str | None = None
     """The first pipeline failure of the batch (where and the traceback), to log once."""
+    lines: int = 0
+    """Lines the chain ran over (events, filtered lines and failures alike)."""
+    encoded_in: str = "main"
+    """The process that ran the chain: ``main``, or ``worker`` (set on the main side)."""
     delivery: asyncio.Future[tuple[int, float]] | None = None
     """When a worker publishes the batch itself: resolves to (events, seconds of the attempt
     that succeeded) once every event is acknowledged (set in the main process)."""
@@ -103,7 +107,7 @@ class EventEncoder:
 
     def encode(self, batch: list[RawLine]) -> EncodedBatch:
         """Transform and serialise *batch*; filtered lines are tallied and left out."""
-        result = EncodedBatch()
+        result = EncodedBatch(lines=len(batch))
         pipeline, labels, events = self._pipeline, self._labels, result.events
         count = result.app.count
         for raw in batch:
@@ -155,6 +159,7 @@ def record(batch: EncodedBatch, metrics: ShipperMetrics) -> None:
 
     Counted per batch, not per event: prometheus-client's locking costs microseconds a call.
     """
+    metrics.lines_transformed.labels(batch.encoded_in).inc(batch.lines)
     for reason, count in batch.filtered.items():
         metrics.events_filtered.labels(reason).inc(count)
     for tag, count in batch.tags.items():

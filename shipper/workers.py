@@ -334,6 +334,7 @@ class ProcessTransformer:
         del batch  # while it waits for a worker: its lines' bytes, in the columns, not RawLines
         answer, _ = await self._workers.submit(columns)
         encoded = answer.batch
+        encoded.encoded_in = "worker"
         encoded.events = [OutgoingEvent(*event) for event in answer.events or ()]
         return encoded
 
@@ -365,6 +366,7 @@ class PublishingWorkers:
         del batch  # while it waits for a worker: its lines' bytes, in the columns, not RawLines
         answer, delivery = await self._workers.submit(columns)
         encoded = answer.batch
+        encoded.encoded_in = "worker"
         encoded.delivery = delivery
         return encoded
 

@@ -73,6 +73,12 @@ def test_transform_workers_ship_everything_and_leave_no_process(
     shipper.start()
     wait_for(lambda: shipper.metric("logferry_shipper_events_published_total") == 5000)
     assert shipper.metric("app_log_events_total", level="info", service="orders") == 5000
+    # The first batch always goes to a worker; the main process helps only while both are busy.
+    in_workers = shipper.metric("logferry_shipper_lines_transformed_total", process="worker")
+    in_main = shipper.metric(
+        "logferry_shipper_lines_transformed_total", process="main", default=0.0
+    )
+    assert in_workers > 0 and in_workers + in_main == 5000
     assert shipper.proc is not None
     workers = shipper.proc.process.children()
     assert len(workers) >= 2

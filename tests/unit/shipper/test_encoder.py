@@ -117,6 +117,10 @@ def test_a_drop_filter_is_counted_not_shipped() -> None:
     )
     assert [orjson.loads(o.value)["message"] for o in out] == ["kept"]
     assert _sample(metrics, "logferry_shipper_events_filtered_total", reason="filtered") == 1
+    transformed = metrics.registry.get_sample_value(
+        "logferry_shipper_lines_transformed_total", {"process": "main"}
+    )
+    assert transformed == 2  # the filtered line ran through the chain too
 
 
 async def test_worker_processes_encode_exactly_like_the_main_process() -> None:

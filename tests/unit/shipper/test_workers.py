@@ -144,10 +144,12 @@ async def test_while_every_worker_is_busy_the_main_process_encodes_the_next_batc
         mine = await asyncio.wait_for(pool.encode(_batch(150)), timeout=5)
         assert _messages(mine.events) == [f"m{n}" for n in range(150, 200)]
         assert sum(mine.app.levels.values()) == 50
+        assert (mine.encoded_in, mine.lines) == ("main", 50)  # logferry_shipper_lines_transformed
         assert not any(task.done() for task in held)
         worker.send_signal(signal.SIGCONT)
         answers = await asyncio.gather(*held)
         assert [_messages(a.events)[0] for a in answers] == ["m50", "m100"]
+        assert [(a.encoded_in, a.lines) for a in answers] == [("worker", 50)] * 2
     finally:
         await pool.close()
     assert lost == []
