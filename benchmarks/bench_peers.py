@@ -25,6 +25,7 @@ container's memory counts them. Each topic is then read back: exactly N records,
 request ids, every record enriched.
 
 Rounds interleave the tools (each round rotates their order); the table shows each tool's median.
+logferry runs on this interpreter, or on `--python`'s (its build matters: see docs/sizing.md).
 
     python benchmarks/bench_peers.py --lines 300000 --rounds 3 --json peers.json
 """
@@ -286,6 +287,7 @@ def shipper_tool(
     workers: int,
     checkout: Path | None = None,
     parse_only: bool = False,
+    python: str = sys.executable,
 ) -> Tool:
     def start(run_dir: Path, topic: str) -> list[str]:
         config: dict[str, Any] = {
@@ -307,7 +309,7 @@ def shipper_tool(
             config["pipeline"] = [{"type": "parse"}]
         path = run_dir / "shipper.yml"
         path.write_text(yaml.safe_dump(config))
-        return [sys.executable, "-m", "shipper", "run", "--config", str(path)]
+        return [python, "-m", "shipper", "run", "--config", str(path)]
 
     def record_id(doc: dict[str, Any]) -> str:
         return str(doc["app"]["request_id"] if parse_only else doc["http"]["request"]["id"])
@@ -710,6 +712,15 @@ def print_table(
     ),
 )
 @click.option(
+    "--python",
+    "python",
+    type=click.Path(exists=True, dir_okay=False),
+    help=(
+        "The interpreter logferry's rows run on (default: this one), e.g. a virtualenv made with"
+        " another CPython build; it must import logferry and its dependencies."
+    ),
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -732,10 +743,13 @@ def main(
     retries: int,
     stall_timeout: float,
     baseline: Path | None,
+    python: str | None,
     json_path: Path | None,
 ) -> None:
     """Side by side: rsyslog and logferry tailing the same file into Kafka, and an orjson ceiling."""
     workers = tuple(dict.fromkeys(w for w in workers if w > 0))
+    python = python or sys.executable
+    interpreter = describe_interpreter(python)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a failure raises; no log flood
     queue = RsyslogQueue(rsyslog_threads, rsyslog_batch, rsyslog_queue)
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
@@ -753,16 +767,16 @@ def main(
             click.secho(f"rsyslog: {rsyslog_skipped}; measuring without it", fg="yellow", err=True)
         else:
             tools.append(rsyslog_tool(log, kafka, queue))
-        tools.append(shipper_tool(INLINE, log, kafka, 0))
-        tools.extend(shipper_tool(workers_name(w), log, kafka, w) for w in workers)
+        tools.append(shipper_tool(INLINE, log, kafka, 0, python=python))
+        tools.extend(shipper_tool(workers_name(w), log, kafka, w, python=python) for w in workers)
         if parse_only:
             tools.extend(
-                shipper_tool(parse_only_name(w), log, kafka, w, parse_only=True)
+                shipper_tool(parse_only_name(w), log, kafka, w, parse_only=True, python=python)
                 for w in (0, *workers)
             )
         if baseline is not None:
             tools.extend(
-                shipper_tool(baseline_name(name, baseline), log, kafka, w, baseline)
+                shipper_tool(baseline_name(name, baseline), log, kafka, w, baseline, python=python)
                 for name, w in [(INLINE, 0), *((workers_name(w), w) for w in workers)]
             )
         tools.append(None)
@@ -838,7 +852,7 @@ def main(
             summary,
             goals,
             f"{lines:,} lines x {rounds} rounds, medians; Kafka {PARTITIONS} partitions, acks=all,"
-            f" idempotent, {COMPRESSION}",
+            f" idempotent, {COMPRESSION}; logferry on {interpreter['summary']}",
         )
         problems = [
             r for r in runs if r.delivered not in (None, r.events) or not _verified_ok(r, lines)
@@ -871,6 +885,7 @@ def main(
                 "machine": {
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),
+                    "logferry_python": interpreter,
                     "aiokafka": aiokafka.__version__,
                     "librdkafka": _debian_version("librdkafka1"),
                 },
@@ -949,6 +964,36 @@ def source_state() -> dict[str, str]:
         check=False,
     ).stdout.strip()
     return {"head": head, "sources_sha256": digest.hexdigest()[:16]}
+
+
+def describe_interpreter(python: str) -> dict[str, str]:
+    """The interpreter logferry runs on: its version and build (a CPython built without PGO and
+    LTO, as pyenv builds by default, spends more CPU per event than a distribution's or the
+    image's). Refuses one that cannot import logferry."""
+    probe = (
+        "import json, platform, sys, sysconfig, aiokafka, pipelines, shipper;"
+        " print(json.dumps({'version': platform.python_version(), 'build': sys.version,"
+        " 'configure': sysconfig.get_config_var('CONFIG_ARGS') or ''}))"
+    )
+    done = subprocess.run(
+        [python, "-c", probe], capture_output=True, text=True, cwd=_REPO, check=False
+    )
+    if done.returncode != 0:
+        raise click.ClickException(
+            f"{python} cannot run logferry ({_tail_text(done.stderr)}); give it a virtualenv:"
+            f" {python} -m venv DIR && DIR/bin/pip install -e {_REPO}, then --python DIR/bin/python"
+        )
+    found: dict[str, str] = json.loads(done.stdout)
+    return {
+        "path": python,
+        **found,
+        "summary": f"Python {found['version']} ({python})",
+    }
+
+
+def _tail_text(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no output"
 
 
 def _is_local(bootstrap: str) -> bool:

@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The interpreter .venv is made with: PYTHON=/usr/bin/python3.11 make install picks another.
+# The CPython build matters for the CPU a shipper spends (docs/sizing.md, "The interpreter").
+python=${PYTHON:-python3}
+
 need=()
 command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
 # `shipper stack up --secure` compiles a small Elasticsearch plugin (shipper/stack/analysis.py).
@@ -16,7 +20,7 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # The tests' real browser (loadtest's report.html) and real terminal (shipper top).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
-python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
+"$python" -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 # Debian starts a packaged daemon on install (prometheus, alertmanager, node exporter); the stack
 # runs its own on its own ports. A policy-rc.d that forbids every start (exit 101) keeps apt from
@@ -57,7 +61,13 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
+  "$python" -m venv .venv
+elif [ -n "${PYTHON:-}" ]; then
+  made_with=$(sed -n 's/^executable = //p' .venv/pyvenv.cfg 2>/dev/null || true)
+  wanted=$("$PYTHON" -c 'import sys; print(sys.executable)')
+  if [ -n "$made_with" ] && [ "$(realpath "$made_with")" != "$(realpath "$wanted")" ]; then
+    echo "bootstrap: .venv was made with $made_with, not $PYTHON; 'make clean' first to remake it" >&2
+  fi
 fi
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [ ! -f "$stamp" ]; then

@@ -45,8 +45,14 @@ def _executable(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def _run_bootstrap(tmp_path: Path, existing_policy: str | None) -> tuple[str, str]:
-    """Run a copy of bootstrap.sh; (what the recorders saw, /usr/sbin/policy-rc.d afterwards)."""
+def _run_bootstrap(
+    tmp_path: Path,
+    existing_policy: str | None,
+    venv_made_with: str | None = None,
+    python: str | None = None,
+) -> tuple[str, str, str]:
+    """Run a copy of bootstrap.sh (with ``PYTHON=python`` if given, over a .venv made with
+    ``venv_made_with``); (what the recorders saw, /usr/sbin/policy-rc.d afterwards, stderr)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         message = "needs root and unshare (a private mount namespace)"
         if os.environ.get("CI", "").lower() == "true":
@@ -58,6 +64,10 @@ def _run_bootstrap(tmp_path: Path, existing_policy: str | None) -> tuple[str, st
     (repo / "pyproject.toml").write_text("[project]\n")
     (repo / ".venv" / "bin").mkdir(parents=True)
     _executable(repo / ".venv" / "bin" / "python", "#!/bin/sh\n")
+    if venv_made_with is not None:
+        (repo / ".venv" / "pyvenv.cfg").write_text(
+            f"version = 3.11.2\nexecutable = {venv_made_with}\n"
+        )
     digest = hashlib.sha1((repo / "pyproject.toml").read_bytes()).hexdigest()[:12]
     (repo / ".venv" / f".installed-{digest}").touch()  # the project is installed already
     stubs.mkdir()
@@ -80,17 +90,21 @@ def _run_bootstrap(tmp_path: Path, existing_policy: str | None) -> tuple[str, st
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PATH": f"{stubs}:/usr/bin:/bin"},
+        env={
+            **os.environ,
+            "PATH": f"{stubs}:/usr/bin:/bin",
+            **({"PYTHON": python} if python else {}),
+        },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     after = result.stdout.split("bootstrap: installing python3-venv\n", 1)[-1]
-    return log.read_text(), after
+    return (log.read_text() if log.exists() else ""), after, result.stderr
 
 
 def test_issue11_item14_bootstrap_forbids_daemon_starts_during_apt_and_kills_nothing(
     tmp_path: Path,
 ) -> None:
-    calls, policy_after = _run_bootstrap(tmp_path, existing_policy=None)
+    calls, policy_after, _ = _run_bootstrap(tmp_path, existing_policy=None)
     assert "apt-get install -y -qq --no-install-recommends python3-venv" in calls
     assert "start prometheus: policy says 101" in calls  # apt started nothing
     stoppers = [line for line in calls.splitlines() if not line.startswith(("apt-get", "start "))]
@@ -100,8 +114,26 @@ def test_issue11_item14_bootstrap_forbids_daemon_starts_during_apt_and_kills_not
 
 def test_issue11_item14_bootstrap_keeps_an_existing_policy_rc_d(tmp_path: Path) -> None:
     admins = "#!/bin/sh\n# the admin's\nexit 0\n"
-    calls, policy_after = _run_bootstrap(tmp_path, existing_policy=admins)
+    calls, policy_after, _ = _run_bootstrap(tmp_path, existing_policy=admins)
     assert "start prometheus: policy says 0" in calls  # the admin's choice, not overridden
     assert policy_after == admins
     stoppers = [line for line in calls.splitlines() if not line.startswith(("apt-get", "start "))]
     assert stoppers == []
+
+
+def test_bootstrap_says_when_PYTHON_differs_from_what_made_the_venv(tmp_path: Path) -> None:
+    python = shutil.which("python3")
+    assert python is not None
+    other = "/opt/elsewhere/bin/python3.11"
+    _, _, stderr = _run_bootstrap(tmp_path, None, venv_made_with=other, python=python)
+    assert f".venv was made with {other}, not {python}; 'make clean' first" in stderr
+
+
+def test_bootstrap_is_quiet_when_PYTHON_made_the_venv(tmp_path: Path) -> None:
+    python = shutil.which("python3")
+    assert python is not None
+    made_with = subprocess.run(
+        [python, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True
+    ).stdout.strip()
+    _, _, stderr = _run_bootstrap(tmp_path, None, venv_made_with=made_with, python=python)
+    assert "was made with" not in stderr
