@@ -8,6 +8,8 @@
 # `shipper run` (9108, /healthz); set HEALTHCHECK_PORT=9109 for `shipper index`, and
 # HEALTHCHECK_PORT=8080 HEALTHCHECK_PATH=/health for the demo app.
 
+# The official image's CPython is built with PGO and LTO: the shipper spends 13-15 % less CPU per
+# event on it than on a plain build (docs/sizing.md). Another base image should keep that.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- builder: a virtualenv holding the dependencies and the project's wheel ---

@@ -47,7 +47,7 @@ import orjson
 import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from benchlib import baseline_name
+from benchlib import baseline_name, describe_interpreter
 from elasticsearch import AsyncElasticsearch
 
 from loadtest.harness.launch import free_port
@@ -117,16 +117,21 @@ class Steady:
 
 
 def _start(
-    workdir: Path, command: str, config: dict[str, Any], name: str, checkout: Path = CHECKOUT
+    workdir: Path,
+    command: str,
+    config: dict[str, Any],
+    name: str,
+    checkout: Path = CHECKOUT,
+    python: str = sys.executable,
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Start *checkout*'s ``shipper COMMAND`` (``-m shipper`` imports the package PYTHONPATH
-    names first, whichever checkout the environment has installed)."""
+    """Start *checkout*'s ``shipper COMMAND`` on *python* (``-m shipper`` imports the package
+    PYTHONPATH names first, whichever checkout the environment has installed)."""
     port = free_port()
     path = workdir / f"{name}.yml"
     path.write_text(yaml.safe_dump({**config, "metrics_addr": f"127.0.0.1:{port}"}))
     log = (workdir / f"{name}.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shipper", command, "--config", str(path)],
+        [python, "-m", "shipper", command, "--config", str(path)],
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -269,7 +274,13 @@ async def _cleanup(es: AsyncElasticsearch, prefix: str) -> None:
 
 
 async def end_to_end(
-    workdir: Path, log: Path, lines: int, kafka: str, es_url: str, es: AsyncElasticsearch
+    workdir: Path,
+    log: Path,
+    lines: int,
+    kafka: str,
+    es_url: str,
+    es: AsyncElasticsearch,
+    python: str,
 ) -> Run:
     prefix, topic = f"bench-{uuid.uuid4().hex[:8]}", f"bench-{uuid.uuid4().hex[:8]}"
     await _topic(kafka, topic, create=True)
@@ -281,9 +292,13 @@ async def end_to_end(
     }
     started = time.monotonic()
     indexer, port = _start(
-        workdir, "index", _indexer_config(kafka, topic, es_url, prefix), "indexer-e2e"
+        workdir,
+        "index",
+        _indexer_config(kafka, topic, es_url, prefix),
+        "indexer-e2e",
+        python=python,
     )
-    shipper, _ = _start(workdir, "run", shipper_config, "shipper-e2e")
+    shipper, _ = _start(workdir, "run", shipper_config, "shipper-e2e", python=python)
     try:
         await _wait_for_indexer(es, f"{prefix}-orders-*", lines, 600, indexer, port)
         elapsed = time.monotonic() - started
@@ -338,6 +353,7 @@ async def indexer_alone(
     kafka: str,
     es_url: str,
     es: AsyncElasticsearch,
+    python: str,
     legacy_headers: bool = False,
     checkout: Path = CHECKOUT,
 ) -> Run:
@@ -354,6 +370,7 @@ async def indexer_alone(
             _indexer_config(kafka, topic, es_url, prefix),
             "indexer-alone",
             checkout,
+            python,
         )
         steady = await _wait_for_indexer(es, f"{prefix}-orders-*", lines, 600, indexer, port)
         elapsed = time.monotonic() - started
@@ -506,6 +523,13 @@ def _median(runs: list[Run]) -> Run:
     help="Another logferry checkout (say `git worktree add /tmp/base <commit>`) whose indexer "
     "runs (b) too, in the same rounds: a before/after from one run.",
 )
+@click.option(
+    "--python",
+    "python",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The interpreter the shipper and the indexer run on (default: this one), e.g. a"
+    " virtualenv made with another CPython build; it must import logferry.",
+)
 def main(
     lines: int,
     kafka: str,
@@ -514,19 +538,23 @@ def main(
     legacy_headers: bool,
     rounds: int,
     baseline: Path | None,
+    python: str | None,
 ) -> None:
     """Measure the indexer's throughput (documents per second) against the local stack."""
+    python = python or sys.executable
+    interpreter = describe_interpreter(python, CHECKOUT)
+    print(f"logferry on {interpreter['summary']}", file=sys.stderr)
 
     async def go(workdir: Path, log: Path, data_lines: list[bytes]) -> list[Run]:
         es = AsyncElasticsearch(es_url, request_timeout=120)
         try:
             runs = []
             if not skip_end_to_end:
-                runs.append(await end_to_end(workdir, log, lines, kafka, es_url, es))
+                runs.append(await end_to_end(workdir, log, lines, kafka, es_url, es, python))
                 print(f"{runs[-1].name}: done", file=sys.stderr)
             records = shipper_records(log, data_lines, legacy_headers)
             kinds: list[Callable[[], Awaitable[Run]]] = [
-                lambda: indexer_alone(workdir, records, kafka, es_url, es, legacy_headers),
+                lambda: indexer_alone(workdir, records, kafka, es_url, es, python, legacy_headers),
                 lambda: ceiling(data_lines, lines, es, es_url, kafka),
                 lambda: ceiling_same_documents(records, es, es_url, kafka),
             ]
@@ -534,7 +562,7 @@ def main(
                 kinds.insert(
                     1,
                     lambda: indexer_alone(
-                        workdir, records, kafka, es_url, es, legacy_headers, baseline
+                        workdir, records, kafka, es_url, es, python, legacy_headers, baseline
                     ),
                 )
             # Elasticsearch gets faster as it warms up (JIT, caches): whatever runs first in a

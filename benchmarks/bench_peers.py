@@ -67,6 +67,7 @@ from benchlib import (
     cpu_seconds,
     create_topic,
     delete_topics,
+    describe_interpreter,
     find_process,
     generate,
     reap,
@@ -749,7 +750,7 @@ def main(
     """Side by side: rsyslog and logferry tailing the same file into Kafka, and an orjson ceiling."""
     workers = tuple(dict.fromkeys(w for w in workers if w > 0))
     python = python or sys.executable
-    interpreter = describe_interpreter(python)
+    interpreter = describe_interpreter(python, _REPO)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a failure raises; no log flood
     queue = RsyslogQueue(rsyslog_threads, rsyslog_batch, rsyslog_queue)
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as tmp:
@@ -964,36 +965,6 @@ def source_state() -> dict[str, str]:
         check=False,
     ).stdout.strip()
     return {"head": head, "sources_sha256": digest.hexdigest()[:16]}
-
-
-def describe_interpreter(python: str) -> dict[str, str]:
-    """The interpreter logferry runs on: its version and build (a CPython built without PGO and
-    LTO, as pyenv builds by default, spends more CPU per event than a distribution's or the
-    image's). Refuses one that cannot import logferry."""
-    probe = (
-        "import json, platform, sys, sysconfig, aiokafka, pipelines, shipper;"
-        " print(json.dumps({'version': platform.python_version(), 'build': sys.version,"
-        " 'configure': sysconfig.get_config_var('CONFIG_ARGS') or ''}))"
-    )
-    done = subprocess.run(
-        [python, "-c", probe], capture_output=True, text=True, cwd=_REPO, check=False
-    )
-    if done.returncode != 0:
-        raise click.ClickException(
-            f"{python} cannot run logferry ({_tail_text(done.stderr)}); give it a virtualenv:"
-            f" {python} -m venv DIR && DIR/bin/pip install -e {_REPO}, then --python DIR/bin/python"
-        )
-    found: dict[str, str] = json.loads(done.stdout)
-    return {
-        "path": python,
-        **found,
-        "summary": f"Python {found['version']} ({python})",
-    }
-
-
-def _tail_text(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[-1] if lines else "no output"
 
 
 def _is_local(bootstrap: str) -> bool:

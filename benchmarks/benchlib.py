@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import orjson
 
 __all__ = [
@@ -268,3 +269,33 @@ def baseline_name(name: str, checkout: Path) -> str:
         check=False,
     )
     return name.replace("logferry", f"logferry@{done.stdout.strip() or checkout.name}", 1)
+
+
+def describe_interpreter(python: str, repo: Path) -> dict[str, str]:
+    """The interpreter logferry runs on: its version and build (a CPython built without PGO and
+    LTO, as pyenv builds by default, spends more CPU per event than a distribution's or the
+    image's). Refuses one that cannot import logferry (from *repo*) with the way out."""
+    probe = (
+        "import json, platform, sys, sysconfig, aiokafka, pipelines, shipper;"
+        " print(json.dumps({'version': platform.python_version(), 'build': sys.version,"
+        " 'configure': sysconfig.get_config_var('CONFIG_ARGS') or ''}))"
+    )
+    done = subprocess.run(
+        [python, "-c", probe], capture_output=True, text=True, cwd=repo, check=False
+    )
+    if done.returncode != 0:
+        raise click.ClickException(
+            f"{python} cannot run logferry ({_tail_text(done.stderr)}); give it a virtualenv:"
+            f" {python} -m venv DIR && DIR/bin/pip install -e {repo}, then --python DIR/bin/python"
+        )
+    found: dict[str, str] = orjson.loads(done.stdout)
+    return {
+        "path": python,
+        **found,
+        "summary": f"Python {found['version']} ({python})",
+    }
+
+
+def _tail_text(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no output"

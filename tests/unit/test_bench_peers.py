@@ -1,4 +1,4 @@
-"""benchmarks/bench_peers.py's --python: which interpreter logferry's rows run on, and a clear
+"""benchmarks' --python (bench_peers.py, bench_indexer.py): which interpreter logferry's rows run on, and a clear
 refusal of one that cannot run logferry."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from types import ModuleType
 import click
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = ROOT / "benchmarks"
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def peers(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_the_interpreter_that_runs_logferry_is_described(peers: ModuleType) -> None:
-    found = peers.describe_interpreter(sys.executable)
+    found = peers.describe_interpreter(sys.executable, ROOT)
     assert found["version"] == platform.python_version()
     assert found["summary"] == f"Python {platform.python_version()} ({sys.executable})"
     assert found["build"] == sys.version
@@ -36,10 +37,10 @@ def test_an_interpreter_without_logferry_is_refused_with_the_way_out(
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     python = str(bare / "bin" / "python")
     with pytest.raises(click.ClickException) as refused:
-        peers.describe_interpreter(python)
+        peers.describe_interpreter(python, ROOT)
     message = refused.value.message
     assert "ModuleNotFoundError" in message
-    assert f"{python} -m venv DIR && DIR/bin/pip install -e" in message
+    assert f"{python} -m venv DIR && DIR/bin/pip install -e {ROOT}" in message
 
 
 def test_logferry_rows_start_on_the_given_interpreter(peers: ModuleType, tmp_path: Path) -> None:
