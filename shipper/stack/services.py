@@ -117,6 +117,15 @@ class Service(ABC):
         return None
 
 
+def _new_cluster_id() -> str:
+    """A random Kafka cluster id, as Kafka makes them: URL-safe base64 of a UUID, never starting
+    with "-" (which Kafka's own tools would read as an option)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class Kafka(Service):
     """Apache Kafka in KRaft mode: each node both broker and controller, all of them the quorum.
 
@@ -196,7 +205,7 @@ class Kafka(Service):
         path = self.settings.state_dir.resolve() / "kafka-cluster-id"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode())
+            path.write_text(_new_cluster_id())
         return path.read_text().strip()
 
     def prepare(self) -> tuple[list[str], dict[str, str]]:
@@ -231,7 +240,8 @@ class Kafka(Service):
             cluster_id = self._cluster_id()
             result = subprocess.run(
                 [str(java.java), f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath,
-                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config),
+                 # --cluster-id=: an id may begin with "-", which would read as an option.
+                 "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config),
                  # Two `up` at once both find the directory unformatted: the second is a no-op.
                  "--ignore-formatted", *format_arguments],
                 capture_output=True, text=True,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from shipper.cli import cli
 from shipper.errors import DiskFullError, JavaError, PortInUseError, StackError
 from shipper.process import Supervised, check_free_disk, spawn
-from shipper.stack import StackSettings, chosen, down, up
+from shipper.stack import StackSettings, chosen, down, services, up
 from shipper.stack.java import find_java, parse_java_major
 from shipper.stack.services import Elasticsearch, Kafka, NodeExporter, Prometheus, all_services
 
@@ -221,3 +222,10 @@ def test_down_stops_nodes_started_with_other_node_counts(tmp_path: Path) -> None
     down(settings)
     assert process.wait(10) is not None
     assert not (settings.run_dir / "kafka-3.pid").exists()
+
+
+def test_a_new_kafka_cluster_id_never_begins_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka's tools would read such an id as an option; Kafka's own ids avoid it too."""
+    drawn = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" + bytes(15))])
+    monkeypatch.setattr(services.uuid, "uuid4", lambda: next(drawn))
+    assert services._new_cluster_id() == "AQAAAAAAAAAAAAAAAAAAAA"
