@@ -49,7 +49,8 @@ __all__ = [
 
 _CREATE_TIME_SLACK_S = 1.0
 """How far a recorded creation time may be from psutil's reading of it: psutil counts from the
-boot time in whole seconds, which a clock step may move."""
+boot time in whole seconds, which a clock step may move. Only for pid files without a start."""
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 _POLL_S = 0.1
 _KILL_WAIT_S = 5.0
 """How long to wait for the kernel to remove what SIGKILL hit."""
@@ -128,15 +129,21 @@ class Supervised:
     def from_pid_file(cls, pid_file: Path) -> Supervised | None:
         """The process *pid_file* records, if it is alive and still that process; else None.
 
-        A pid file holds the pid and the creation time. One from before creation times were
-        recorded (the pid alone) counts when the process is older than the file: a pid reused
-        since, or after a reboot, belongs to a younger process. A process that leads its own
-        process group (as ``spawn(signal_group=True)`` makes it) is signalled with its group.
+        A pid file holds the pid, the creation time, and the start: the boot's id and the
+        clock ticks from that boot to the process's start, which no change of the wall clock
+        moves (the creation time does: it is counted from a boot time the wall clock sets; an
+        NTP step of 23 s made every service of a stack look like another process). Files
+        without the start compare the creation time, within a second; one from before creation
+        times were recorded (the pid alone) counts when the process is older than the file: a
+        pid reused since, or after a reboot, belongs to a younger process. A process that leads
+        its own process group (as ``spawn(signal_group=True)`` makes it) is signalled with its
+        group.
         """
         try:
             fields = pid_file.read_text().split()
             pid = int(fields[0])
             recorded = float(fields[1]) if len(fields) > 1 else None
+            start = (fields[2], int(fields[3])) if len(fields) > 3 else None
             written = pid_file.stat().st_mtime
         except (OSError, ValueError, IndexError):
             return None
@@ -147,7 +154,9 @@ class Supervised:
             created = process.create_time()
         except psutil.Error:
             return None
-        if recorded is None:
+        if start is not None:
+            ours = start == _start_of(pid)
+        elif recorded is None:
             ours = created <= written + _CREATE_TIME_SLACK_S
         else:
             ours = abs(created - recorded) <= _CREATE_TIME_SLACK_S
@@ -169,10 +178,13 @@ class Supervised:
         return self.process.create_time()
 
     def write_pid_file(self, pid_file: Path) -> None:
-        """Record the pid and the creation time (atomically: a reader never sees half)."""
+        """Record the pid, the creation time and the start (atomically: a reader never sees
+        half); see :meth:`from_pid_file`."""
         pid_file.parent.mkdir(parents=True, exist_ok=True)
         partial = pid_file.with_name(f".{pid_file.name}.{os.getpid()}")
-        partial.write_text(f"{self.pid}\n{self.create_time!r}\n")
+        start = _start_of(self.pid)
+        since_boot = "" if start is None else f"{start[0]} {start[1]}\n"
+        partial.write_text(f"{self.pid}\n{self.create_time!r}\n{since_boot}")
         partial.replace(pid_file)
 
     def poll(self) -> int | None:
@@ -367,3 +379,15 @@ def tail(path: Path, lines: int = 30) -> str:
     except OSError:
         return ""
     return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+
+def _start_of(pid: int) -> tuple[str, int] | None:
+    """(this boot's id, clock ticks from the boot to *pid*'s start): who a pid is, whatever the
+    wall clock does. None where /proc does not say."""
+    try:
+        boot_id = _BOOT_ID.read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # Field 22, counted after the command name (which may hold spaces and parentheses).
+        return boot_id, int(stat.rpartition(")")[2].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -57,9 +57,11 @@ def test_a_pid_file_identifies_the_process_by_pid_and_creation_time(
     assert process.is_running()
     assert process.poll() is None
 
-    pid, created = pid_file.read_text().split()
+    pid, created, boot_id, ticks = pid_file.read_text().split()
     assert int(pid) == process.pid
     assert float(created) == psutil.Process(process.pid).create_time()
+    assert boot_id == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert int(ticks) == int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
 
     # Right after the start, no waiting: nothing reads the command line that exec may not show yet.
     found = Supervised.from_pid_file(pid_file)
@@ -75,6 +77,26 @@ def test_a_reused_pid_is_not_taken_for_ours(tmp_path: Path, started: list[Superv
     pid_file.write_text(f"{unrelated.pid}\n{unrelated.create_time - 3600}\n")
     assert Supervised.from_pid_file(pid_file) is None
     assert unrelated.is_running()
+
+
+def test_a_step_of_the_wall_clock_leaves_our_process_ours(
+    tmp_path: Path, started: list[Supervised]
+) -> None:
+    """An NTP step moves the boot time psutil counts creation times from: a service started
+    before a 23 s step read as someone else's, so `stack status` said stopped and `stack down`
+    left it running. The start in ticks since boot does not move."""
+    pid_file = tmp_path / "run" / "sleep.pid"
+    process = _spawn(started, SLEEP, tmp_path, pid_file=pid_file)
+    pid, created, boot_id, ticks = pid_file.read_text().split()
+    stepped = float(created) - 23.3  # what psutil reads after the step
+    pid_file.write_text(f"{pid}\n{stepped!r}\n{boot_id} {ticks}\n")
+    found = Supervised.from_pid_file(pid_file)
+    assert found is not None and found.pid == process.pid
+    # The creation time matches but the start does not: another process under a reused pid.
+    pid_file.write_text(f"{pid}\n{created}\n{boot_id} {int(ticks) + 1}\n")
+    assert Supervised.from_pid_file(pid_file) is None
+    pid_file.write_text(f"{pid}\n{created}\nanother-boot {ticks}\n")
+    assert Supervised.from_pid_file(pid_file) is None
 
 
 def test_an_old_pid_only_file_counts_when_the_process_is_older_than_the_file(
