@@ -199,7 +199,9 @@ class _Workers:
         try:
             await worker.send(Batch(batch_id, columns))
             del columns
-            return await encoded, delivery
+            answer = await encoded
+            answer.batch.encoded_in = "worker"  # the metrics' process label
+            return answer, delivery
         except (ConnectionError, BrokenPipeError):
             raise self._died or WorkerDied("a transform worker closed its input") from None
         except BaseException:
@@ -334,7 +336,6 @@ class ProcessTransformer:
         del batch  # while it waits for a worker: its lines' bytes, in the columns, not RawLines
         answer, _ = await self._workers.submit(columns)
         encoded = answer.batch
-        encoded.encoded_in = "worker"
         encoded.events = [OutgoingEvent(*event) for event in answer.events or ()]
         return encoded
 
@@ -366,7 +367,6 @@ class PublishingWorkers:
         del batch  # while it waits for a worker: its lines' bytes, in the columns, not RawLines
         answer, delivery = await self._workers.submit(columns)
         encoded = answer.batch
-        encoded.encoded_in = "worker"
         encoded.delivery = delivery
         return encoded
 
