@@ -48,15 +48,17 @@ class _Terminal:
 
 @contextmanager
 def _terminal(tmp_path: Path, command: str) -> Iterator[_Terminal]:
-    """*command* in a 150x30 terminal; after it, the shell prints its exit status and whether
-    the terminal's settings are the ones it had before."""
+    """*command* in a 150x30 terminal; after it, the shell prints its exit status, whether the
+    terminal's settings are the ones it had before, and "end of checks" (wait for that: the
+    screen may be read between the first two lines)."""
     if shutil.which("tmux") is None:
         pytest.fail("tmux is not installed (scripts/bootstrap.sh installs it)")
     # `trap : INT`: Ctrl-C reaches the whole foreground group; like an interactive shell, this
     # one survives it (the command gets the default SIGINT, a trap is not inherited).
     script = (
         f"trap : INT; stty -g > {tmp_path}/before; {command}; echo exit status $?; "
-        f"stty -g | cmp -s - {tmp_path}/before && echo terminal restored; sleep 600"
+        f"stty -g | cmp -s - {tmp_path}/before && echo terminal restored; echo end of checks;"
+        " sleep 600"
     )
     terminal = _Terminal(f"logferry-top-{uuid.uuid4().hex[:8]}")
     terminal.tmux(
@@ -113,7 +115,7 @@ def test_top_finds_the_running_shipper_shows_it_shipping_and_quits_on_q(
             lambda s: _shipping(s, shipping) and _row(s, shipping) != _row(screen, shipping)
         )
         terminal.tmux("send-keys", "-t", "top", "q")
-        after = terminal.wait_for(lambda s: "exit status" in s, timeout_s=10)
+        after = terminal.wait_for(lambda s: "end of checks" in s, timeout_s=10)
     assert "exit status 0" in after
     assert "terminal restored" in after
     assert shipping not in after  # the full-screen view is gone with it
@@ -124,7 +126,7 @@ def test_top_quits_on_ctrl_c_and_restores_the_terminal(tmp_path: Path, shipping:
     with _terminal(tmp_path, top) as terminal:
         terminal.wait_for(lambda s: _shipping(s, shipping))
         terminal.tmux("send-keys", "-t", "top", "C-c")
-        after = terminal.wait_for(lambda s: "exit status" in s, timeout_s=10)
+        after = terminal.wait_for(lambda s: "end of checks" in s, timeout_s=10)
     assert "exit status 0" in after
     assert "terminal restored" in after
     assert "Traceback" not in after and "aborted" not in after
