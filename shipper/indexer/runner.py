@@ -81,6 +81,8 @@ class Indexer:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._none_waiting = asyncio.Event()  # no batch waits for a bulk slot: see _consume
+        self._none_waiting.set()
         self._commit_wanted = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -256,11 +258,18 @@ class Indexer:
         max_records = self.config.bulk.max_documents
         while not self._stopping.is_set():
             self._flow_control(consumer)
-            timeout_s = min(builder.wait_s(), _POLL_MAX_S)
+            if self._paused:
+                # A paused poll returns nothing, however long it waits: wait for a free slot
+                # instead, and poll without waiting, or the slots empty while a poll's timeout
+                # runs out. A poll every _POLL_MAX_S still keeps the member in the group.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._none_waiting.wait(), _POLL_MAX_S)
+                self._flow_control(consumer)
+            timeout_ms = (
+                0 if self._paused else max(1, int(min(builder.wait_s(), _POLL_MAX_S) * 1000))
+            )
             try:
-                fetched = await consumer.getmany(
-                    timeout_ms=max(1, int(timeout_s * 1000)), max_records=max_records
-                )
+                fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
             except KafkaError as exc:
                 self._kafka_up(False)
                 log.warning("polling Kafka failed", extra={"error": repr(exc)})
@@ -317,6 +326,10 @@ class Indexer:
             self._in_flight.add(task)
             task.add_done_callback(self._written)
         self.metrics.bulks_in_flight.set(len(self._in_flight))
+        if self._ready:
+            self._none_waiting.clear()
+        else:
+            self._none_waiting.set()
         if self._ready or self._in_flight:
             self._idle.clear()
         else:
