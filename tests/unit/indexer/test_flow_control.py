@@ -6,6 +6,9 @@ was two thirds of what the same documents reach when bulked directly)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import pytest
 from aiokafka import TopicPartition
@@ -54,74 +57,73 @@ class Consumer:
         return {P0: taken}
 
 
-def _indexer_with_one_held_slot(
-    monkeypatch: pytest.MonkeyPatch,
-) -> tuple[Indexer, asyncio.Event, list[Batch]]:
-    """An indexer of one bulk slot and one-document batches; a bulk returns when the test sets
-    the event. The batches written so far are listed."""
+@dataclass
+class Held:
+    """A consuming indexer of one bulk slot and one-document batches: a bulk returns when the
+    test sets ``slot``; ``started`` lists the batches written so far."""
+
+    indexer: Indexer
+    consumer: Consumer
+    slot: asyncio.Event = field(default_factory=asyncio.Event)
+    started: list[Batch] = field(default_factory=list)
+
+    async def write(self, batch: Batch) -> None:
+        self.started.append(batch)
+        await self.slot.wait()
+        self.slot.clear()
+
+    async def paused(self) -> None:
+        """Once a poll's batch went to the slot and the next one waits for it."""
+        while not self.consumer.is_paused:
+            await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def consuming(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Held]:
     indexer = Indexer(
         IndexerConfig(
             kafka={"url": f"kafka://127.0.0.1:9092/{TOPIC}"},
             bulk={"max_documents": 1, "max_in_flight": 1, "max_wait_ms": 60_000},
         )
     )
-    slot = asyncio.Event()
-    started: list[Batch] = []
-
-    async def write(batch: Batch) -> None:  # one bulk slot, held until the test frees it
-        started.append(batch)
-        await slot.wait()
-        slot.clear()
-
-    monkeypatch.setattr(indexer, "_write", write)
-    return indexer, slot, started
+    held = Held(indexer, Consumer(waiting=3))
+    monkeypatch.setattr(indexer, "_write", held.write)
+    consume = asyncio.create_task(indexer._consume(held.consumer))  # type: ignore[arg-type]
+    try:
+        yield held
+    finally:
+        indexer._stopping.set()
+        held.slot.set()
+        consume.cancel()
+        await asyncio.gather(consume, return_exceptions=True)
+        await indexer._es.close()
 
 
 async def test_a_freed_bulk_slot_resumes_consumption_without_waiting_out_the_poll(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(runner, "_POLL_MAX_S", POLL_S)
-    indexer, slot, started = _indexer_with_one_held_slot(monkeypatch)
-    # A poll takes one batch's worth: the first goes to the slot, the second waits -> paused.
-    consumer = Consumer(waiting=3)
-    consume = asyncio.create_task(indexer._consume(consumer))  # type: ignore[arg-type]
-    try:
-        while not consumer.is_paused:
-            await asyncio.sleep(0.01)
+    async with consuming(monkeypatch) as held:
+        await held.paused()
         await asyncio.sleep(0.1)  # now inside the paused poll
-        assert len(started) == 1 and not consumer.resumed.is_set()
-        slot.set()  # the waiting batch takes the slot: nothing waits any more
-        await asyncio.wait_for(consumer.resumed.wait(), timeout=POLL_S / 6)
-        assert len(started) == 2
-        while consumer.waiting:  # and the next poll takes the third
+        assert len(held.started) == 1 and not held.consumer.resumed.is_set()
+        held.slot.set()  # the waiting batch takes the slot: nothing waits any more
+        await asyncio.wait_for(held.consumer.resumed.wait(), timeout=POLL_S / 6)
+        assert len(held.started) == 2
+        while held.consumer.waiting:  # and the next poll takes the third
             await asyncio.sleep(0.01)
-    finally:
-        indexer._stopping.set()
-        slot.set()
-        consume.cancel()
-        await asyncio.gather(consume, return_exceptions=True)
-        await indexer._es.close()
 
 
 async def test_no_poll_waits_while_paused(monkeypatch: pytest.MonkeyPatch) -> None:
     """With Elasticsearch slower than a poll's wait (_POLL_MAX_S), a slot freeing up during a
     paused poll would sit idle until it ends: while paused, polls (which keep the member in the
     group) return at once, and the wait is for the slot."""
-    indexer, slot, started = _indexer_with_one_held_slot(monkeypatch)
-    consumer = Consumer(waiting=3)
-    consume = asyncio.create_task(indexer._consume(consumer))  # type: ignore[arg-type]
-    try:
-        while not consumer.is_paused:
-            await asyncio.sleep(0.01)
+    async with consuming(monkeypatch) as held:
+        await held.paused()
         await asyncio.sleep(3 * runner._POLL_MAX_S)  # a bulk outlasting several polls
-        assert consumer.paused_poll_waits_ms, "no poll while paused: the member would leave"
-        assert set(consumer.paused_poll_waits_ms) == {0}
-        slot.set()
-        await asyncio.wait_for(consumer.resumed.wait(), timeout=5)
-        assert len(started) == 2
-    finally:
-        indexer._stopping.set()
-        slot.set()
-        consume.cancel()
-        await asyncio.gather(consume, return_exceptions=True)
-        await indexer._es.close()
+        waits = held.consumer.paused_poll_waits_ms
+        assert waits, "no poll while paused: the member would leave the group"
+        assert set(waits) == {0}
+        held.slot.set()
+        await asyncio.wait_for(held.consumer.resumed.wait(), timeout=5)
+        assert len(held.started) == 2
