@@ -110,6 +110,8 @@ class Steady:
     documents: int
     seconds: float
     cpu_s: float | None
+    start_up_s: float
+    """From the indexer's start to that first poll: what the whole-life rate pays once."""
 
     @property
     def rate(self) -> float:
@@ -229,7 +231,7 @@ async def _wait_for_indexer(
             assert first is not None
             now, cpu = time.monotonic(), _cpu_s(proc)
             cpu_s = None if cpu is None or first[2] is None else cpu - first[2]
-            return Steady(expected - first[0], now - first[1], cpu_s)
+            return Steady(expected - first[0], now - first[1], cpu_s, first[1] - started)
         await asyncio.sleep(0.1)
     raise SystemExit(f"the indexer wrote only {_written(port)} of {expected} after {timeout_s}s")
 
@@ -604,7 +606,8 @@ def main(
             steady = run.steady
             cpu = f"{steady.cpu_s * 100_000 / steady.documents:.1f}" if steady.cpu_s else "-"
             print(
-                f"{'    steady: from the first documents written':<64} {steady.documents:>9,} "
+                f"{f'    steady: from the first documents written ({steady.start_up_s:.1f} s in)':<64} "
+                f"{steady.documents:>9,} "
                 f"{steady.seconds:>8.1f} {steady.rate:>9,.0f} {steady.rate / light:>7.0%} "
                 f"{steady.rate / same:>7.0%} {'':>9} {cpu:>10}"
             )
