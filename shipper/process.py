@@ -151,15 +151,14 @@ class Supervised:
             return None
         try:
             process = psutil.Process(pid)
-            created = process.create_time()
+            if start is not None:
+                ours = start == _start_of(pid)
+            elif recorded is None:
+                ours = process.create_time() <= written + _CREATE_TIME_SLACK_S
+            else:
+                ours = abs(process.create_time() - recorded) <= _CREATE_TIME_SLACK_S
         except psutil.Error:
             return None
-        if start is not None:
-            ours = start == _start_of(pid)
-        elif recorded is None:
-            ours = created <= written + _CREATE_TIME_SLACK_S
-        else:
-            ours = abs(created - recorded) <= _CREATE_TIME_SLACK_S
         if not ours or not _live(process):
             return None
         try:
